@@ -1,5 +1,15 @@
 """snnrl: spiking neural networks that act, learn and see, for PyTorch and Gymnasium."""
 
+from snnrl.encoding import (
+    BernoulliEncoder,
+    Encoder,
+    LatencyEncoder,
+    PoissonEncoder,
+    PopulationEncoder,
+    RankOrderEncoder,
+    RepeatEncoder,
+    SingleEncoder,
+)
 from snnrl.network import (
     AbstractConnection,
     AdaptiveLIFNodes,
@@ -23,6 +33,14 @@ from snnrl.network import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BernoulliEncoder",
+    "Encoder",
+    "LatencyEncoder",
+    "PoissonEncoder",
+    "PopulationEncoder",
+    "RankOrderEncoder",
+    "RepeatEncoder",
+    "SingleEncoder",
     "AbstractConnection",
     "AdaptiveLIFNodes",
     "BoostedLIFNodes",

@@ -1,6 +1,16 @@
 """Pure tensor maths: neuron step functions, traces and spike encoders."""
 
 from snnrl.functional._common import decay_factor, trace_step
+from snnrl.functional.encoding import (
+    bernoulli,
+    gaussian_receptive_fields,
+    latency,
+    poisson,
+    population,
+    rank_order,
+    repeat,
+    single,
+)
 from snnrl.functional.izhikevich import (
     FAST_SPIKING,
     REGULAR_SPIKING,
@@ -42,6 +52,14 @@ __all__ = [
     "SRM0Parameters",
     "SRM0State",
     "adaptive_lif_step",
+    "bernoulli",
+    "gaussian_receptive_fields",
+    "latency",
+    "poisson",
+    "population",
+    "rank_order",
+    "repeat",
+    "single",
     "current_lif_step",
     "decay_factor",
     "if_step",

@@ -155,7 +155,7 @@ class AbstractConnection(nn.Module, ABC):
     @property
     def state_names(self) -> tuple[str, ...]:
         """Recordable variables of this connection."""
-        return ("w", "weight") + tuple(name for name, _ in self.named_buffers(recurse=False))
+        return ("w", "weight", *tuple(name for name, _ in self.named_buffers(recurse=False)))
 
     def _init_bounds(self, shape: tuple[int, ...]) -> None:
         self.wmin = _bound("wmin", self._wmin_raw, shape)

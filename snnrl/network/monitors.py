@@ -153,7 +153,7 @@ class Monitor:
         if self.time is not None:  # drop chunks that fell out of the window
             self._sparse[var] = [c for c in chunks if c.shape[0] == 0 or int(c[0, 0]) >= first]
         values = torch.ones(idx.shape[0], dtype=torch.bool, device=idx.device)
-        return torch.sparse_coo_tensor(idx.t(), values, (len(self), *shape)).coalesce()
+        return torch.sparse_coo_tensor(idx.t(), values, (len(self), *shape), check_invariants=True).coalesce()
 
 
 class NetworkMonitor:

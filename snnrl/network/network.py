@@ -259,9 +259,8 @@ class Network(nn.Module):
             return None
         if isinstance(reward, Tensor):
             if reward.dim() > 1 or (reward.dim() == 1 and reward.shape[0] != self.batch_size):
-                raise ValueError(
-                    f"reward must be a scalar or a (B,) tensor with B={self.batch_size}, got shape {tuple(reward.shape)}"
-                )
+                shape = tuple(reward.shape)
+                raise ValueError(f"reward must be a scalar or a (B,) tensor, B={self.batch_size}; got shape {shape}")
             if not bool(torch.isfinite(reward).all()):
                 raise ValueError("reward contains NaN or infinite values")
             return reward

@@ -1,5 +1,6 @@
 """Neuron step functions against closed-form solutions and known firing patterns."""
 
+import itertools
 import math
 
 import pytest
@@ -62,7 +63,7 @@ def test_lif_interspike_interval_with_refractoriness():
     _, spikes = run_lif(x, 200, p)
     times = [i for i, s in enumerate(spikes) if s]
     assert times[0] == n_star - 1
-    isis = {b - a for a, b in zip(times, times[1:])}
+    isis = {b - a for a, b in itertools.pairwise(times)}
     assert isis == {n_star + int(p.refrac)}  # refrac/dt steps with input blocked, then n_star steps
 
 
@@ -74,7 +75,7 @@ def test_lif_refractory_input_not_modified_in_place():
     state_before = [t.clone() for t in state]
     _, new = lif_step(x, state, p)
     assert torch.equal(x, x_before)
-    assert all(torch.equal(a, b) for a, b in zip(state, state_before))
+    assert all(torch.equal(a, b) for a, b in zip(state, state_before, strict=False))
     # the refractory neuron ignored its input, the others integrated it
     assert new.v[0, 0].item() == pytest.approx(-65.0)
     assert new.v[0, 1].item() == pytest.approx(-60.0)
@@ -89,7 +90,7 @@ def test_if_integrates_linearly_and_fires_periodically():
         spikes.append(bool(s.item()))
     times = [i for i, s in enumerate(spikes) if s]
     assert times[0] == 12  # 13 increments of 1 mV from -65 reach -52
-    assert {b - a for a, b in zip(times, times[1:])} == {13 + 3}
+    assert {b - a for a, b in itertools.pairwise(times)} == {13 + 3}
 
 
 def test_subtractive_reset_keeps_residual_charge():
@@ -186,17 +187,17 @@ def izhikevich_spike_times(p, current, steps=1000):
 
 def test_izhikevich_regular_spiking_adapts():
     times = izhikevich_spike_times(REGULAR_SPIKING, 10.0)
-    isis = [b - a for a, b in zip(times, times[1:])]
+    isis = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) > 5
     assert isis[0] < isis[-1]  # spike-frequency adaptation
-    assert all(a <= b + 1 for a, b in zip(isis, isis[1:]))  # non-decreasing (1 ms jitter)
+    assert all(a <= b + 1 for a, b in itertools.pairwise(isis))  # non-decreasing (1 ms jitter)
     assert 5 <= 1000 / isis[-1] <= 30  # tonic rate in the RS range (Hz)
 
 
 def test_izhikevich_fast_spiking_fires_faster_without_adaptation():
     rs = izhikevich_spike_times(REGULAR_SPIKING, 10.0)
     fs = izhikevich_spike_times(FAST_SPIKING, 10.0)
-    fs_isis = [b - a for a, b in zip(fs, fs[1:])]
+    fs_isis = [b - a for a, b in itertools.pairwise(fs)]
     assert len(fs) > 2 * len(rs)
     assert max(fs_isis[2:]) - min(fs_isis[2:]) <= 1
 
