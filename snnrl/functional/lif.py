@@ -34,7 +34,13 @@ __all__ = [
     "LIFParameters",
     "LIFState",
     "McCullochPittsParameters",
+    "DiscreteLIF",
+    "adaptive_lif_discrete",
     "adaptive_lif_step",
+    "current_lif_discrete",
+    "discretize",
+    "lif_discrete",
+    "subtractive_if_discrete",
     "current_lif_step",
     "if_step",
     "lif_step",
@@ -133,37 +139,113 @@ class AdaptiveLIFParameters(NamedTuple):
     lbound: Scalar | None = None
 
 
-def _fire_and_reset(
-    v: Tensor,
-    refrac_count: Tensor,
-    thresh: Scalar,
-    reset: Scalar,
-    refrac: Scalar,
-    lbound: Scalar | None,
-    dt: float,
+class DiscreteLIF(NamedTuple):
+    """IF/LIF parameters discretised for one step length, as tensors on the state's device.
+
+    Pure functions take :class:`LIFParameters` and ``dt``; populations compute this once per
+    ``dt`` and device (:func:`discretize`) and call the ``*_discrete`` kernels, which saves the
+    per-step cost of turning Python floats into tensors.
+
+    Attributes:
+        decay: ``exp(-dt / tc_decay)``, or None for no leak (IF).
+        rest_term: ``rest * (1 - decay)``, or None for no leak.
+        thresh, reset: threshold and reset voltage.
+        refrac: refractory period in ms, or None when it is zero.
+        neg_dt: minus the step length (the refractory countdown per step).
+        zero: 0, as a tensor.
+        lbound: lower voltage bound, or None.
+    """
+
+    decay: Tensor | None
+    rest_term: Tensor | None
+    thresh: Tensor
+    reset: Tensor
+    refrac: Tensor | None
+    neg_dt: Tensor
+    zero: Tensor
+    lbound: Tensor | None
+
+
+def _as_tensor(value: Scalar, like: Tensor) -> Tensor:
+    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+
+def discretize(
+    p: IFParameters | LIFParameters | CurrentLIFParameters | AdaptiveLIFParameters, dt: float, like: Tensor
+) -> DiscreteLIF:
+    """Discretise IF/LIF-family parameters for step ``dt`` on ``like``'s device and dtype."""
+    tc = getattr(p, "tc_decay", None)
+    decay = rest_term = None
+    if tc is not None:
+        decay = _as_tensor(decay_factor(tc, dt), like)
+        rest_term = _as_tensor(p.rest, like) * (1.0 - decay)
+    refrac = p.refrac
+    no_refrac = bool((refrac == 0).all()) if isinstance(refrac, Tensor) else refrac == 0
+    return DiscreteLIF(
+        decay=decay,
+        rest_term=rest_term,
+        thresh=_as_tensor(p.thresh, like),
+        reset=_as_tensor(p.reset, like),
+        refrac=None if no_refrac else _as_tensor(refrac, like),
+        neg_dt=_as_tensor(-dt, like),
+        zero=_as_tensor(0.0, like),
+        lbound=None if p.lbound is None else _as_tensor(p.lbound, like),
+    )
+
+
+def _fill(v: Tensor, s: Tensor, value: Tensor) -> Tensor:
+    """``v[s] = value`` in place on a tensor the caller owns (scalar or per-neuron value)."""
+    return v.masked_fill_(s, value) if value.dim() == 0 else torch.where(s, value, v)
+
+
+def _integrate(x: Tensor | None, v: Tensor, refrac_count: Tensor, k: DiscreteLIF) -> Tensor:
+    """Leak (if any) and add the input of non-refractory neurons; returns a fresh tensor."""
+    if x is not None and k.refrac is not None:
+        x = x.masked_fill(refrac_count > k.zero, k.zero)
+    if k.decay is None:
+        return v.clone() if x is None else v + x
+    v = torch.addcmul(k.rest_term, v, k.decay)
+    return v if x is None else v.add_(x)
+
+
+def _fire(
+    v: Tensor, refrac_count: Tensor, k: DiscreteLIF, thresh: Tensor, spikes: Tensor | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Threshold, reset and refractory bookkeeping; ``v`` is a fresh tensor owned by the caller."""
-    s = v >= thresh
-    if isinstance(reset, Tensor):
-        v = torch.where(s, reset.to(v.dtype), v)
-    else:
-        v = v.masked_fill_(s, reset)
-    if lbound is not None:
-        v = torch.maximum(v, torch.as_tensor(lbound, dtype=v.dtype, device=v.device))
-    if isinstance(refrac, Tensor) or refrac > 0:
-        refrac_count = refrac_count - dt
-        if isinstance(refrac, Tensor):
-            refrac_count = torch.where(s, refrac.to(v.dtype), refrac_count)
-        else:
-            refrac_count = refrac_count.masked_fill_(s, refrac)
+    """Threshold (or the given spikes), reset, lower bound and refractory bookkeeping."""
+    s = v >= thresh if spikes is None else spikes
+    v = _fill(v, s, k.reset)
+    if k.lbound is not None:
+        v = torch.maximum(v, k.lbound)
+    if k.refrac is not None:
+        refrac_count = _fill(refrac_count + k.neg_dt, s, k.refrac)
     return s, v, refrac_count
 
 
-def _gate_input(x: Tensor, refrac_count: Tensor, refrac: Scalar) -> Tensor:
-    """Zero the input of refractory neurons (on a copy)."""
-    if isinstance(refrac, Tensor) or refrac > 0:
-        return x.masked_fill(refrac_count > 0, 0.0)
-    return x
+def lif_discrete(x: Tensor | None, state: LIFState, k: DiscreteLIF) -> tuple[Tensor, LIFState]:
+    """IF/LIF step with discretised parameters (see :func:`lif_step`).
+
+    This is the simulator's hottest function, so :func:`_integrate` and :func:`_fire` are
+    written out inline here (same operations).
+    """
+    v, rc = state
+    refrac = k.refrac
+    if x is not None and refrac is not None:
+        x = x.masked_fill(rc > k.zero, k.zero)
+    if k.decay is None:
+        v = v.clone() if x is None else v + x
+    else:
+        v = torch.addcmul(k.rest_term, v, k.decay)
+        if x is not None:
+            v = v.add_(x)
+    s = v >= k.thresh
+    reset = k.reset
+    v = v.masked_fill_(s, reset) if reset.dim() == 0 else torch.where(s, reset, v)
+    if k.lbound is not None:
+        v = torch.maximum(v, k.lbound)
+    if refrac is not None:
+        rc = rc + k.neg_dt
+        rc = rc.masked_fill_(s, refrac) if refrac.dim() == 0 else torch.where(s, refrac, rc)
+    return s, LIFState(v, rc)
 
 
 def mcculloch_pitts_step(
@@ -202,8 +284,19 @@ def if_step(x: Tensor | None, state: IFState, p: IFParameters, dt: float = 1.0) 
     Shape:
         ``x``, state tensors, spikes: ``(B, *shape)``.
     """
-    v = state.v.clone() if x is None else state.v + _gate_input(x, state.refrac_count, p.refrac)
-    s, v, rc = _fire_and_reset(v, state.refrac_count, p.thresh, p.reset, p.refrac, p.lbound, dt)
+    return lif_discrete(x, state, discretize(p, dt, state.v))
+
+
+def subtractive_if_discrete(x: Tensor | None, state: IFState, k: DiscreteLIF) -> tuple[Tensor, IFState]:
+    """Subtractive-reset IF step with discretised parameters (see :func:`subtractive_if_step`)."""
+    v = _integrate(x, state.v, state.refrac_count, k)
+    s = v >= k.thresh
+    v = v.sub_(s.to(v.dtype) * k.thresh)
+    if k.lbound is not None:
+        v = torch.maximum(v, k.lbound)
+    rc = state.refrac_count
+    if k.refrac is not None:
+        rc = _fill(rc + k.neg_dt, s, k.refrac)
     return s, IFState(v, rc)
 
 
@@ -218,23 +311,7 @@ def subtractive_if_step(
     Shape:
         ``x``, state tensors, spikes: ``(B, *shape)``.
     """
-    v = state.v.clone() if x is None else state.v + _gate_input(x, state.refrac_count, p.refrac)
-    s = v >= p.thresh
-    v = v - s.to(v.dtype) * p.thresh
-    if p.lbound is not None:
-        v = torch.maximum(v, torch.as_tensor(p.lbound, dtype=v.dtype, device=v.device))
-    rc = state.refrac_count
-    if isinstance(p.refrac, Tensor) or p.refrac > 0:
-        rc = torch.where(s, torch.as_tensor(p.refrac, dtype=v.dtype, device=v.device), rc - dt)
-    return s, IFState(v, rc)
-
-
-def _leak(v: Tensor, rest: Scalar, tc_decay: Scalar, dt: float) -> Tensor:
-    """``rest + exp(-dt/tc) * (v - rest)`` as a fresh tensor."""
-    decay = decay_factor(tc_decay, dt)
-    if isinstance(decay, Tensor) or isinstance(rest, Tensor):
-        return rest + decay * (v - rest)
-    return v.mul(decay).add_(rest * (1.0 - decay))
+    return subtractive_if_discrete(x, state, discretize(p, dt, state.v))
 
 
 def lif_step(x: Tensor | None, state: LIFState, p: LIFParameters, dt: float = 1.0) -> tuple[Tensor, LIFState]:
@@ -252,11 +329,19 @@ def lif_step(x: Tensor | None, state: LIFState, p: LIFParameters, dt: float = 1.
     Shape:
         ``x``, state tensors, spikes: ``(B, *shape)``.
     """
-    v = _leak(state.v, p.rest, p.tc_decay, dt)
+    return lif_discrete(x, state, discretize(p, dt, state.v))
+
+
+def current_lif_discrete(
+    x: Tensor | None, state: CurrentLIFState, k: DiscreteLIF, i_decay: Tensor
+) -> tuple[Tensor, CurrentLIFState]:
+    """Current-based LIF step with discretised parameters (see :func:`current_lif_step`)."""
+    i = state.i * i_decay
     if x is not None:
-        v = v.add_(_gate_input(x, state.refrac_count, p.refrac))
-    s, v, rc = _fire_and_reset(v, state.refrac_count, p.thresh, p.reset, p.refrac, p.lbound, dt)
-    return s, LIFState(v, rc)
+        i = i.add_(x)
+    v = _integrate(i, state.v, state.refrac_count, k)
+    s, v, rc = _fire(v, state.refrac_count, k, k.thresh)
+    return s, CurrentLIFState(v, i, rc)
 
 
 def current_lif_step(
@@ -267,13 +352,8 @@ def current_lif_step(
     Shape:
         ``x``, state tensors, spikes: ``(B, *shape)``.
     """
-    v = _leak(state.v, p.rest, p.tc_decay, dt)
-    i = state.i * decay_factor(p.tc_i_decay, dt)
-    if x is not None:
-        i = i.add_(x)
-    v = v.add_(_gate_input(i, state.refrac_count, p.refrac))
-    s, v, rc = _fire_and_reset(v, state.refrac_count, p.thresh, p.reset, p.refrac, p.lbound, dt)
-    return s, CurrentLIFState(v, i, rc)
+    k = discretize(p, dt, state.v)
+    return current_lif_discrete(x, state, k, _as_tensor(decay_factor(p.tc_i_decay, dt), state.v))
 
 
 def _one_spike(candidates: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -322,18 +402,34 @@ def adaptive_lif_step(
     Shape:
         ``x``, state tensors, spikes: ``(B, *shape)``; ``theta``: ``(*shape)``.
     """
-    v = _leak(state.v, p.rest, p.tc_decay, dt)
-    if x is not None:
-        v = v.add_(_gate_input(x, state.refrac_count, p.refrac))
+    k = discretize(p, dt, state.v)
+    theta_decay = _as_tensor(decay_factor(p.tc_theta_decay, dt), state.v) if learning else None
+    theta_plus = _as_tensor(p.theta_plus, state.v)
+    return adaptive_lif_discrete(x, state, theta, k, theta_decay, theta_plus, one_spike, generator)
+
+
+def adaptive_lif_discrete(
+    x: Tensor | None,
+    state: LIFState,
+    theta: Tensor,
+    k: DiscreteLIF,
+    theta_decay: Tensor | None,
+    theta_plus: Tensor,
+    one_spike: bool = False,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, LIFState, Tensor]:
+    """Adaptive-threshold LIF step with discretised parameters (see :func:`adaptive_lif_step`).
+
+    ``theta_decay`` is ``exp(-dt / tc_theta_decay)`` while learning, None when not learning.
+    """
+    v = _integrate(x, state.v, state.refrac_count, k)
+    learning = theta_decay is not None
     if learning:
-        theta = theta * decay_factor(p.tc_theta_decay, dt)
-    s = v >= p.thresh + theta
+        theta = theta * theta_decay
+    spikes = v >= k.thresh + theta
     if one_spike:
-        s = _one_spike(s, generator)
-    v = torch.where(s, torch.as_tensor(p.reset, dtype=v.dtype, device=v.device), v)
-    if p.lbound is not None:
-        v = torch.maximum(v, torch.as_tensor(p.lbound, dtype=v.dtype, device=v.device))
-    rc = torch.where(s, torch.as_tensor(p.refrac, dtype=v.dtype, device=v.device), state.refrac_count - dt)
+        spikes = _one_spike(spikes, generator)
+    s, v, rc = _fire(v, state.refrac_count, k, k.thresh, spikes)
     if learning:
-        theta = theta + p.theta_plus * s.to(theta.dtype).mean(0)
+        theta = theta + theta_plus * s.to(theta.dtype).mean(0)
     return s, LIFState(v, rc), theta

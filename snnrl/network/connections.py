@@ -89,8 +89,9 @@ class AbstractConnection(nn.Module, ABC):
             raise ValueError(f"norm must be > 0 or None, got {norm!r}")
         if not 0.0 <= weight_decay < 1.0:
             raise ValueError(f"weight_decay must be in [0, 1), got {weight_decay!r}")
-        self.source = source
-        self.target = target
+        # Plain references, not submodules: the network owns the layers (no duplicate state_dict entries).
+        self.__dict__["source"] = source
+        self.__dict__["target"] = target
         self.norm = norm
         self.weight_decay = float(weight_decay)
         self.rule: Any = None
@@ -235,7 +236,7 @@ class Connection(AbstractConnection):
                 got = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
                 raise ValueError(f"b has shape {got}, expected (target.n,) = ({target.n},)")
             b = nn.Parameter(b.detach().to(self.weight.dtype).clone(), requires_grad=False)
-        self.bias = b
+        self.register_parameter("bias", b)
         if mask is not None:
             if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != shape:
                 got = (tuple(mask.shape), mask.dtype) if isinstance(mask, Tensor) else type(mask).__name__
@@ -250,8 +251,8 @@ class Connection(AbstractConnection):
         if norm is not None:
             self.normalize()
 
-    def _gather_ok(self, s: Tensor) -> bool:
-        return s.dtype == torch.bool and s.device.type == "cpu" and self.weight.numel() >= _GATHER_MIN_SYNAPSES
+        self.__dict__["_out_shape"] = target.shape
+        self.__dict__["_gather"] = self.weight.numel() >= _GATHER_MIN_SYNAPSES
 
     def compute(self, s: Tensor) -> Tensor:
         """Synaptic input ``s @ W + b``.
@@ -260,10 +261,10 @@ class Connection(AbstractConnection):
             ``s``: ``(B, *source.shape)``; output ``(B, *target.shape)``.
         """
         batch = s.shape[0]
-        flat = s.reshape(batch, -1)
-        w = self.weight
+        flat = s if s.dim() == 2 else s.reshape(batch, -1)
+        w = self._parameters["weight"]
         out = None
-        if self._gather_ok(flat):
+        if self._gather and flat.dtype == torch.bool and flat.is_cpu:
             nz = flat.nonzero()
             if nz.shape[0] <= self.sparse_threshold * flat.numel():
                 if batch == 1:
@@ -272,10 +273,12 @@ class Connection(AbstractConnection):
                     offsets = torch.searchsorted(nz[:, 0].contiguous(), torch.arange(batch))
                 out = F.embedding_bag(nz[:, 1], w, offsets, mode="sum")
         if out is None:
-            out = flat.to(w.dtype) @ w
-        if self.bias is not None:
-            out = out + self.bias
-        return out.view(batch, *self.target.shape)
+            out = torch.mm(flat.to(w.dtype), w)
+        bias = self._parameters["bias"]
+        if bias is not None:
+            out = out + bias
+        shape = self._out_shape
+        return out if len(shape) == 1 else out.view(batch, *shape)
 
     def correlate(self, pre: Tensor, post: Tensor) -> Tensor:
         """Outer product per batch element.

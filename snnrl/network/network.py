@@ -311,12 +311,17 @@ class Network(nn.Module):
         steps, batch = self._check_inputs(inputs, time)
         if batch is not None and batch != self.batch_size:
             self.set_batch_size(batch)
-        controls = (
-            self._per_layer("clamp", clamp, steps, True),
-            self._per_layer("unclamp", unclamp, steps, True),
-            self._per_layer("inject_v", inject_v, steps, False),
-        )
-        self._apply_masks(masks)
+        if clamp or unclamp or inject_v:
+            controls = (
+                self._per_layer("clamp", clamp, steps, True),
+                self._per_layer("unclamp", unclamp, steps, True),
+                self._per_layer("inject_v", inject_v, steps, False),
+            )
+        else:
+            none = [None] * len(self._get_plan().layers)
+            controls = (none, none, none)
+        if masks:
+            self._apply_masks(masks)
         self.reward = self._check_reward(reward)
         plan = self._get_plan()
         ext: list[Tensor | None] = [None] * len(plan.layers)
@@ -381,6 +386,22 @@ class Network(nn.Module):
             pre[ci] = conn.compute_sequence(seq)
         return pre
 
+    @staticmethod
+    def _deferred_inputs(
+        plan: _Plan, ext: list[Tensor | None], pre: list[Tensor | None], monitors: list, has_controls: bool
+    ) -> list[int]:
+        """Input layers read only through precomputed connections: set once at the end of the run."""
+        if has_controls:
+            return []
+        watched = {id(m.obj) for mon in monitors
+                   for m in (mon.monitors.values() if isinstance(mon, NetworkMonitor) else (mon,))}
+        return [
+            li for li, layer in enumerate(plan.layers)
+            if type(layer) is Input and ext[li] is not None and not layer.traces and not layer.sum_input
+            and id(layer) not in watched
+            and all(pre[ci] is not None for ci, (_, src, _) in enumerate(plan.conns) if src == li)
+        ]
+
     def _simulate(self, plan: _Plan, ext: list[Tensor | None], steps: int, controls: tuple) -> None:
         layers, conns, incoming = plan.layers, plan.conns, plan.incoming
         n_layers = len(layers)
@@ -390,6 +411,11 @@ class Network(nn.Module):
         monitors = list(self.monitors.values())
         plastic = [conn for conn, _, _ in conns if conn.rule is not None] if self.training else []
         sync = self.propagation == "synchronous"
+        # Input layers read only through precomputed connections need not be stepped one by one.
+        deferred: list[int] = []
+        if steps > 1:
+            deferred = self._deferred_inputs(plan, ext, pre, monitors, has_controls)
+        active = [li for li in range(n_layers) if li not in deferred]
         for t in range(steps):
             if sync:
                 cur: list[Tensor | None] = [None] * n_layers
@@ -398,7 +424,7 @@ class Network(nn.Module):
                     c = p[t] if p is not None else conn.compute(layers[src].s)
                     prev = cur[tgt]
                     cur[tgt] = c if prev is None else prev + c
-            for li in range(n_layers):
+            for li in active:
                 layer = layers[li]
                 if sync:
                     x = cur[li]
@@ -428,3 +454,5 @@ class Network(nn.Module):
                 conn.rule.step(conn, self.reward)
             for monitor in monitors:
                 monitor.record()
+        for li in deferred:
+            layers[li].step(ext[li][steps - 1])

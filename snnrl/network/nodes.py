@@ -31,17 +31,18 @@ from snnrl.functional.lif import (
     AdaptiveLIFParameters,
     CurrentLIFParameters,
     CurrentLIFState,
+    DiscreteLIF,
     IFParameters,
     IFState,
     LIFParameters,
     LIFState,
     McCullochPittsParameters,
-    adaptive_lif_step,
-    current_lif_step,
-    if_step,
-    lif_step,
+    adaptive_lif_discrete,
+    current_lif_discrete,
+    discretize,
+    lif_discrete,
     mcculloch_pitts_step,
-    subtractive_if_step,
+    subtractive_if_discrete,
 )
 from snnrl.functional.srm import SRM0Parameters, SRM0State, srm0_step
 
@@ -156,7 +157,11 @@ class Nodes(nn.Module):
                                   else fixed["refrac"].min().item()) < 0:
             raise ValueError(f"refrac must be >= 0 ms, got {fixed['refrac']!r}")
         self.p = type(params)(**fixed)
+        self._prepare()
         self.reset_state_variables()
+
+    def _prepare(self) -> None:
+        """Precompute step constants from ``p``, ``dt``, device and dtype (called when they change)."""
 
     # ------------------------------------------------------------ subclass hooks
     def _initial_state(self, batch_size: int) -> NamedTuple | None:
@@ -166,6 +171,16 @@ class Nodes(nn.Module):
     def _advance(self, x: Tensor | None, state: Any) -> tuple[Tensor, Any]:
         """Call the model's pure step function: ``(x, state) -> (spikes, new_state)``."""
         raise NotImplementedError
+
+    def _like(self) -> Tensor:
+        """An empty tensor with the population's device and dtype."""
+        return torch.empty(0, dtype=self._dtype, device=self._device)
+
+    def _tensor_params(self) -> NamedTuple:
+        """``p`` with every number turned into a 0-d tensor (tensor-tensor ops are cheaper)."""
+        like = self._like()
+        return type(self.p)(*(None if v is None else torch.as_tensor(v, dtype=like.dtype, device=like.device)
+                              for v in self.p))
 
     # ----------------------------------------------------------------- state API
     def _full(self, batch_size: int, value: Any, dtype: torch.dtype | None = None) -> Tensor:
@@ -195,6 +210,8 @@ class Nodes(nn.Module):
         _positive("dt", dt)
         self.dt = float(dt)
         self._trace_decay = decay_factor(self.tc_trace, self.dt)
+        if "p" in self.__dict__:
+            self._prepare()
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -284,6 +301,7 @@ class Nodes(nn.Module):
             d[key] = move(d.get(key))
         if "p" in d:
             d["p"] = move(d["p"])
+            self._prepare()
         return self
 
     def extra_repr(self) -> str:
@@ -331,7 +349,7 @@ class _VState(NamedTuple):
 class IFNodes(Nodes):
     """Integrate-and-fire neurons (no leak). Voltage starts at ``reset``.  Other arguments: see :class:`Nodes`."""
 
-    _step_fn = staticmethod(if_step)
+    _step_fn = staticmethod(lif_discrete)
 
     def __init__(self, n: int | None = None, shape: Sequence[int] | None = None, *,
                  thresh: float | Tensor = -52.0, reset: float | Tensor = -65.0,
@@ -342,11 +360,14 @@ class IFNodes(Nodes):
                          trace_scale=trace_scale, sum_input=sum_input)
         self._set_params(IFParameters(thresh=thresh, reset=reset, refrac=refrac, lbound=lbound))
 
+    def _prepare(self) -> None:
+        self._k: DiscreteLIF = discretize(self.p, self.dt, self._like())
+
     def _initial_state(self, batch_size: int) -> NamedTuple:
         return IFState(self._full(batch_size, self.p.reset), self._full(batch_size, 0.0))
 
     def _advance(self, x: Tensor | None, state: Any) -> tuple[Tensor, Any]:
-        return self._step_fn(x, state, self.p, self.dt)
+        return self._step_fn(x, state, self._k)
 
 
 class SubtractiveResetIFNodes(IFNodes):
@@ -355,7 +376,7 @@ class SubtractiveResetIFNodes(IFNodes):
     Defaults: ``thresh=1``, initial voltage ``reset=0``, no refractory period.
     """
 
-    _step_fn = staticmethod(subtractive_if_step)
+    _step_fn = staticmethod(subtractive_if_discrete)
 
     def __init__(self, n: int | None = None, shape: Sequence[int] | None = None, *,
                  thresh: float | Tensor = 1.0, reset: float | Tensor = 0.0,
@@ -381,11 +402,14 @@ class LIFNodes(Nodes):
         self._set_params(LIFParameters(thresh=thresh, rest=rest, reset=reset, refrac=refrac,
                                        tc_decay=tc_decay, lbound=lbound))
 
+    def _prepare(self) -> None:
+        self._k: DiscreteLIF = discretize(self.p, self.dt, self._like())
+
     def _initial_state(self, batch_size: int) -> NamedTuple:
         return LIFState(self._full(batch_size, self.p.rest), self._full(batch_size, 0.0))
 
     def _advance(self, x: Tensor | None, state: Any) -> tuple[Tensor, Any]:
-        return lif_step(x, state, self.p, self.dt)
+        return lif_discrete(x, state, self._k)
 
 
 class BoostedLIFNodes(LIFNodes):
@@ -420,8 +444,13 @@ class CurrentLIFNodes(Nodes):
         zeros = self._full(batch_size, 0.0)
         return CurrentLIFState(self._full(batch_size, self.p.rest), zeros, zeros.clone())
 
+    def _prepare(self) -> None:
+        self._k: DiscreteLIF = discretize(self.p, self.dt, self._like())
+        self._i_decay = torch.as_tensor(decay_factor(self.p.tc_i_decay, self.dt), dtype=self._dtype,
+                                        device=self._device)
+
     def _advance(self, x: Tensor | None, state: Any) -> tuple[Tensor, Any]:
-        return current_lif_step(x, state, self.p, self.dt)
+        return current_lif_discrete(x, state, self._k, self._i_decay)
 
 
 class AdaptiveLIFNodes(Nodes):
@@ -454,10 +483,17 @@ class AdaptiveLIFNodes(Nodes):
         """Clear the adaptive thresholds."""
         self.theta.zero_()
 
+    def _prepare(self) -> None:
+        like = self._like()
+        self._k: DiscreteLIF = discretize(self.p, self.dt, like)
+        self._theta_decay = torch.as_tensor(decay_factor(self.p.tc_theta_decay, self.dt), dtype=like.dtype,
+                                            device=like.device)
+        self._theta_plus = torch.as_tensor(self.p.theta_plus, dtype=like.dtype, device=like.device)
+
     def _advance(self, x: Tensor | None, state: Any) -> tuple[Tensor, Any]:
-        s, state, theta = adaptive_lif_step(x, state, self._buffers["theta"], self.p, self.dt,
-                                            learning=self.training, one_spike=self.one_spike,
-                                            generator=self.generator)
+        s, state, theta = adaptive_lif_discrete(x, state, self._buffers["theta"], self._k,
+                                                self._theta_decay if self.training else None, self._theta_plus,
+                                                self.one_spike, self.generator)
         self._buffers["theta"] = theta
         return s, state
 
@@ -517,8 +553,11 @@ class IzhikevichNodes(Nodes):
         v = self._full(batch_size, self.p.c)
         return IzhikevichState(v, v * self.p.b)
 
+    def _prepare(self) -> None:
+        self._pt = self._tensor_params()
+
     def _advance(self, x: Tensor | None, state: Any) -> tuple[Tensor, Any]:
-        return izhikevich_step(x, state, self.p, self.dt)
+        return izhikevich_step(x, state, self._pt, self.dt)
 
 
 class SRM0Nodes(Nodes):
@@ -547,5 +586,8 @@ class SRM0Nodes(Nodes):
         zeros = self._full(batch_size, 0.0)
         return SRM0State(self._full(batch_size, self.p.rest), zeros, zeros.clone())
 
+    def _prepare(self) -> None:
+        self._pt = self._tensor_params()
+
     def _advance(self, x: Tensor | None, state: Any) -> tuple[Tensor, Any]:
-        return srm0_step(x, state, self.p, self.dt, self.generator)
+        return srm0_step(x, state, self._pt, self.dt, self.generator)
