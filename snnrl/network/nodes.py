@@ -45,6 +45,7 @@ from snnrl.functional.lif import (
     subtractive_if_discrete,
 )
 from snnrl.functional.srm import SRM0Parameters, SRM0State, srm0_step
+from snnrl.registry import register
 
 __all__ = [
     "AdaptiveLIFNodes",
@@ -312,6 +313,7 @@ class Nodes(nn.Module):
         return f"shape={self.shape}{params}"
 
 
+@register("nodes")
 class Input(Nodes):
     """Input population: its spikes are exactly its input (bool spikes or real values).
 
@@ -324,6 +326,7 @@ class Input(Nodes):
         return x, None
 
 
+@register("nodes")
 class McCullochPitts(Nodes):
     """Threshold units: ``s = x >= thresh`` (no memory)."""
 
@@ -346,6 +349,7 @@ class _VState(NamedTuple):
     v: Tensor
 
 
+@register("nodes")
 class IFNodes(Nodes):
     """Integrate-and-fire neurons (no leak). Voltage starts at ``reset``.  Other arguments: see :class:`Nodes`."""
 
@@ -370,6 +374,7 @@ class IFNodes(Nodes):
         return self._step_fn(x, state, self._k)
 
 
+@register("nodes")
 class SubtractiveResetIFNodes(IFNodes):
     """IF neurons reset by subtraction (``v -= thresh``), for ANN-to-SNN conversion.
 
@@ -388,6 +393,7 @@ class SubtractiveResetIFNodes(IFNodes):
                          sum_input=sum_input)
 
 
+@register("nodes")
 class LIFNodes(Nodes):
     """Leaky integrate-and-fire neurons (BindsNET defaults).  Other arguments: see :class:`Nodes`."""
 
@@ -412,6 +418,7 @@ class LIFNodes(Nodes):
         return lif_discrete(x, state, self._k)
 
 
+@register("nodes")
 class BoostedLIFNodes(LIFNodes):
     """LIF neurons with rest = reset = 0 mV and threshold 13 mV (BindsNET's BoostedLIF)."""
 
@@ -425,6 +432,7 @@ class BoostedLIFNodes(LIFNodes):
                          trace_scale=trace_scale, sum_input=sum_input)
 
 
+@register("nodes")
 class CurrentLIFNodes(Nodes):
     """LIF neurons driven by an exponentially decaying synaptic current ``i``.  Other arguments: see :class:`Nodes`."""
 
@@ -453,6 +461,7 @@ class CurrentLIFNodes(Nodes):
         return current_lif_discrete(x, state, self._k, self._i_decay)
 
 
+@register("nodes")
 class AdaptiveLIFNodes(Nodes):
     """LIF neurons with a per-neuron adaptive threshold ``theta`` (a buffer of shape ``shape``).
 
@@ -498,6 +507,7 @@ class AdaptiveLIFNodes(Nodes):
         return s, state
 
 
+@register("nodes")
 class DiehlAndCookNodes(AdaptiveLIFNodes):
     """Adaptive-threshold LIF neurons of Diehl & Cook (2015), optionally one spike per step.
 
@@ -524,6 +534,7 @@ class DiehlAndCookNodes(AdaptiveLIFNodes):
         self.generator = generator
 
 
+@register("nodes")
 class IzhikevichNodes(Nodes):
     """Izhikevich (2003) neurons.
 
@@ -560,6 +571,7 @@ class IzhikevichNodes(Nodes):
         return izhikevich_step(x, state, self._pt, self.dt)
 
 
+@register("nodes")
 class SRM0Nodes(Nodes):
     """SRM0 neurons with escape noise (stochastic firing with intensity ``rho``).
 

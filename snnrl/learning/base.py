@@ -1,0 +1,44 @@
+"""The learning-rule interface.
+
+A rule is attached to one connection (``Connection(..., rule=PostPre(...))``) and is called by the
+network once per time step while the network is in training mode::
+
+    rule.step(connection, reward)
+
+It reads what it needs through the connection interface only (``connection.source.s``,
+``connection.target.s``, ``connection.correlate(pre, post)``, ``connection.apply_update(dw)``), so
+one rule works on every connection type. Its state (traces, eligibility) lives in buffers (so it
+is in ``state_dict`` and moves with ``.to()``), has a batch dimension, and is cleared by
+``reset_state_variables()``, for all batch elements or only those selected by a mask.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from snnrl.network.connections.base import AbstractConnection
+
+__all__ = ["LearningRule"]
+
+
+class LearningRule(nn.Module, ABC):
+    """Base class of plasticity rules (see the module docstring)."""
+
+    def bind(self, connection: AbstractConnection) -> None:
+        """Called once when the rule is attached; validate the connection, size the state."""
+
+    @abstractmethod
+    def step(self, connection: AbstractConnection, reward: float | Tensor | None) -> None:
+        """Update ``connection``'s weights for the step that just happened.
+
+        Args:
+            connection: the connection this rule is attached to.
+            reward: the network's modulator for this step: None, a number, or a ``(B,)`` tensor.
+        """
+
+    def reset_state_variables(self, mask: Tensor | None = None) -> None:
+        """Clear traces/eligibility: all batch elements, or those where ``mask`` ``(B,)`` is True."""
