@@ -41,7 +41,8 @@ def register(kind: str, name: str | None = None) -> Callable[[T], T]:
         key = cls.__name__ if name is None else name
         existing = _REGISTRY[kind].get(key)
         if existing is not None and existing is not cls:
-            raise ValueError(f"a {kind} type named {key!r} is already registered ({existing.__module__}.{existing.__qualname__})")
+            where = f"{existing.__module__}.{existing.__qualname__}"
+            raise ValueError(f"a {kind} type named {key!r} is already registered ({where})")
         original = cls.__init__
         signature = inspect.signature(original)
 
