@@ -190,14 +190,38 @@ class Nodes(nn.Module):
             return value.to(device=self._device, dtype=dtype).expand(batch_size, *self.shape).clone()
         return torch.full((batch_size, *self.shape), value, device=self._device, dtype=dtype)
 
-    def reset_state_variables(self) -> None:
-        """Reset voltages, spikes, traces and summed input (not learned state such as theta)."""
+    def reset_state_variables(self, mask: Tensor | None = None) -> None:
+        """Reset voltages, spikes, traces and summed input (not learned state such as theta).
+
+        Args:
+            mask: bool ``(B,)``; only the batch elements where it is True are reset (e.g. the
+                environments of a vector env whose episode ended). None resets all.
+        """
         b = self.batch_size
         d = self.__dict__
-        d["state"] = self._initial_state(b) if "p" in d else None
-        d["s"] = torch.zeros((b, *self.shape), dtype=torch.bool, device=self._device)
-        d["x"] = self._full(b, 0.0) if self.traces else None
-        d["summed"] = self._full(b, 0.0) if self.sum_input else None
+        fresh = {
+            "state": self._initial_state(b) if "p" in d else None,
+            "s": torch.zeros((b, *self.shape), dtype=torch.bool, device=self._device),
+            "x": self._full(b, 0.0) if self.traces else None,
+            "summed": self._full(b, 0.0) if self.sum_input else None,
+        }
+        if mask is None:
+            d.update(fresh)
+            return
+        if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != (b,):
+            got = (tuple(mask.shape), mask.dtype) if isinstance(mask, Tensor) else type(mask).__name__
+            raise ValueError(f"reset mask must be a bool tensor of shape (B,) = ({b},), got {got}")
+        keep = mask.to(self._device).view(b, *([1] * len(self.shape)))
+
+        def blend(new: Any, old: Any) -> Any:
+            if isinstance(new, Tensor):
+                return torch.where(keep, new.to(old.dtype), old)  # keep the dtype (an Input may hold floats)
+            if isinstance(new, tuple):
+                return type(new)(*(blend(n, o) for n, o in zip(new, old, strict=True)))
+            return new
+
+        for key, value in fresh.items():
+            d[key] = blend(value, d[key])
 
     def set_batch_size(self, batch_size: int) -> None:
         """Change the batch size; the state is reset."""

@@ -108,3 +108,16 @@ def test_cuda_matches_cpu():
     assert gpu.layers["O"].v.device.type == "cuda"
     assert torch.equal(cpu.monitors["O"].get("s"), gpu.monitors["O"].get("s").cpu())
     torch.testing.assert_close(cpu.monitors["O"].get("v"), gpu.monitors["O"].get("v").cpu(), rtol=1e-4, atol=1e-3)
+
+
+def test_reset_selected_batch_elements_only():
+    layer = LIFNodes(3, traces=True)
+    layer.set_batch_size(3)
+    for _ in range(3):
+        layer(torch.full((3, 3), 5.0))
+    before_v, before_x = layer.v.clone(), layer.x.clone()
+    layer.reset_state_variables(torch.tensor([False, True, False]))
+    assert torch.equal(layer.v[[0, 2]], before_v[[0, 2]]) and torch.equal(layer.x[[0, 2]], before_x[[0, 2]])
+    assert torch.equal(layer.v[1], torch.full((3,), -65.0)) and layer.x[1].abs().sum() == 0
+    with pytest.raises(ValueError, match=r"shape \(B,\) = \(3,\)"):
+        layer.reset_state_variables(torch.tensor([True, False]))
