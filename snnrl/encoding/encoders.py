@@ -21,6 +21,7 @@ from torch import Tensor
 
 from snnrl.functional import encoding as F
 from snnrl.functional.encoding import Bound
+from snnrl.registry import register
 
 __all__ = [
     "BernoulliEncoder",
@@ -171,6 +172,7 @@ class _StochasticEncoder(Encoder):
         return {"seed": self._seed}
 
 
+@register("encoder")
 class SingleEncoder(Encoder):
     """One spike at step 0 for the top ``sparsity`` fraction of values; see ``F.single``."""
 
@@ -185,6 +187,7 @@ class SingleEncoder(Encoder):
         return {**super()._params(), "sparsity": self.sparsity}
 
 
+@register("encoder")
 class RepeatEncoder(Encoder):
     """The datum repeated at every step, as a float current; see ``F.repeat``."""
 
@@ -195,6 +198,7 @@ class RepeatEncoder(Encoder):
         return F.repeat(datum, self.time, self.dt)
 
 
+@register("encoder")
 class BernoulliEncoder(_StochasticEncoder):
     """Bernoulli spikes with probability ``max_prob * datum`` per step; see ``F.bernoulli``."""
 
@@ -219,6 +223,7 @@ class BernoulliEncoder(_StochasticEncoder):
         return {**super()._params(), "max_prob": self.max_prob}
 
 
+@register("encoder")
 class PoissonEncoder(_StochasticEncoder):
     """Poisson spikes from rates in Hz (Bernoulli approximation); see ``F.poisson``."""
 
@@ -236,6 +241,7 @@ class PoissonEncoder(_StochasticEncoder):
         return F.poisson(datum, self.time, self.dt, generator=self._generator_for(datum))
 
 
+@register("encoder")
 class RankOrderEncoder(Encoder):
     """One spike per positive element, larger values earlier; see ``F.rank_order``."""
 
@@ -246,6 +252,7 @@ class RankOrderEncoder(Encoder):
         return F.rank_order(datum, self.time, self.dt)
 
 
+@register("encoder")
 class LatencyEncoder(Encoder):
     """Time-to-first-spike code; see ``F.latency``."""
 
@@ -267,6 +274,7 @@ class LatencyEncoder(Encoder):
         return {**super()._params(), "normalize": self.normalize, "mode": self.mode}
 
 
+@register("encoder")
 class PopulationEncoder(_StochasticEncoder):
     """Poisson spikes from Gaussian receptive fields; see ``F.population``.
 

@@ -1,6 +1,21 @@
 """Populations, connections, monitors and the Network."""
 
-from snnrl.network.connections import AbstractConnection, Connection
+from snnrl.network.connections import (
+    AbstractConnection,
+    Connection,
+    Conv1dConnection,
+    Conv2dConnection,
+    Conv3dConnection,
+    LocalConnection1D,
+    LocalConnection2D,
+    LocalConnection3D,
+    MaxPool1dConnection,
+    MaxPool2dConnection,
+    MaxPool3dConnection,
+    MeanFieldConnection,
+    RandomSparseConnection,
+    SparseConnection,
+)
 from snnrl.network.monitors import Monitor, NetworkMonitor
 from snnrl.network.network import Network
 from snnrl.network.nodes import (
@@ -23,6 +38,18 @@ __all__ = [
     "AdaptiveLIFNodes",
     "BoostedLIFNodes",
     "Connection",
+    "Conv1dConnection",
+    "Conv2dConnection",
+    "Conv3dConnection",
+    "LocalConnection1D",
+    "LocalConnection2D",
+    "LocalConnection3D",
+    "MaxPool1dConnection",
+    "MaxPool2dConnection",
+    "MaxPool3dConnection",
+    "MeanFieldConnection",
+    "RandomSparseConnection",
+    "SparseConnection",
     "CurrentLIFNodes",
     "DiehlAndCookNodes",
     "IFNodes",

@@ -18,12 +18,14 @@ from torch import Tensor
 
 from snnrl.network.connections import AbstractConnection
 from snnrl.network.nodes import Nodes
+from snnrl.registry import register
 
 __all__ = ["Monitor", "NetworkMonitor"]
 
 Recordable = Nodes | AbstractConnection
 
 
+@register("monitor")
 class Monitor:
     """Record ``state_vars`` of one population or connection.
 
@@ -156,6 +158,7 @@ class Monitor:
         return torch.sparse_coo_tensor(idx.t(), values, (len(self), *shape), check_invariants=True).coalesce()
 
 
+@register("monitor")
 class NetworkMonitor:
     """Monitors for many layers and connections of a network at once.
 

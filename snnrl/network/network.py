@@ -357,8 +357,9 @@ class Network(nn.Module):
         """Inputs of connections whose source activity is fully known before the run.
 
         A connection qualifies when its source is an ``Input`` layer that receives external
-        input, no other connection and no clamp act on it, and its weights cannot change during
-        the run. Its input for all steps is then computed in one batched call.
+        input, no other connection and no clamp act on it, its weights cannot change during
+        the run and it is ``precomputable`` (no delay buffer, random transmission or internal
+        state). Its input for all steps is then computed in one batched call.
         """
         pre: list[Tensor | None] = [None] * len(plan.conns)
         if steps < 2:
@@ -375,6 +376,7 @@ class Network(nn.Module):
                 or clamp[src] is not None
                 or unclamp[src] is not None
                 or (self.training and conn.rule is not None)
+                or not conn.precomputable  # delays, random transmission or internal state
                 or steps * self.batch_size * conn.target.n > _PRECOMPUTE_LIMIT
             ):
                 continue
@@ -456,3 +458,30 @@ class Network(nn.Module):
                 monitor.record()
         for li in deferred:
             layers[li].step(ext[li][steps - 1])
+
+    # ------------------------------------------------------- specs, checkpoints
+    def to_spec(self) -> dict[str, Any]:
+        """This network as plain data (see :mod:`snnrl.network.spec`); write it with :mod:`snnrl.toml`."""
+        from snnrl.network.spec import network_to_spec
+
+        return network_to_spec(self)
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any] | str, state: Mapping[str, Tensor] | None = None) -> Network:
+        """Build a network from a spec (a dict or a TOML file path), optionally loading ``state`` tensors."""
+        from snnrl.network.spec import network_from_spec
+
+        return network_from_spec(spec, state, network_cls=cls)
+
+    def save(self, path: str, metadata: Mapping[str, Any] | None = None) -> None:
+        """Write a checkpoint (spec + tensors + metadata) atomically; see :mod:`snnrl.checkpoint`."""
+        from snnrl.checkpoint import save_checkpoint
+
+        save_checkpoint(self, path, metadata)
+
+    @classmethod
+    def load(cls, path: str, map_location: str | torch.device = "cpu") -> Network:
+        """Load a checkpoint written by :meth:`save` onto ``map_location``; see :mod:`snnrl.checkpoint`."""
+        from snnrl.checkpoint import load_checkpoint
+
+        return load_checkpoint(path, map_location, network_cls=cls).network

@@ -8,15 +8,34 @@ Every connection type implements the small :class:`AbstractConnection` interface
 * ``correlate(pre, post)``: for every weight, the sum over the synapses that share it of
   ``pre_i * post_j``, per batch element. A learning rule computes its weight change from
   these correlations of spikes and traces, so it never needs to know the connection's class;
-* ``apply_update(dw)``: add a weight change and re-impose the constraints (mask, bounds).
+* ``apply_update(dw)``: add a weight change and re-impose the constraints (bounds, mask,
+  Dale's rule).
 
 Weights are a non-trainable ``nn.Parameter`` named ``weight`` (alias ``w``).
+
+A subclass implements ``_propagate(s)`` (the input for one step of source activity, without
+delays) and ``correlate``; the base class adds the features that compose across types:
+
+* **synaptic delays** in whole steps (``_set_delay``): per connection, the source's activity
+  is held in a ring buffer for ``d`` steps before it is propagated (an axonal delay: the weight
+  in force when the spike arrives is used); per synapse (types that implement
+  ``_synaptic_events``), each synapse's current is scattered into a ring of future inputs ``d``
+  steps ahead (the weight in force when the spike is sent is used). Either way a spike reaches
+  the target exactly ``d`` steps later than with no delay, on top of the network's own one-step
+  delay in synchronous mode;
+* **Dale's rule** (``_set_dale``): every presynaptic neuron is excitatory or inhibitory, and
+  ``constrain()`` clamps each of its outgoing weights to its sign (weights already of the right
+  sign are left exactly as they are);
+* a **structural mask** (``_set_mask``): absent synapses are held at zero weight;
+* **transmission probability** and **intensity** (``_set_transmission``): stored and validated
+  here, applied by the types that support them.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +44,6 @@ from snnrl.learning.base import LearningRule
 from snnrl.network.nodes import Nodes
 
 __all__ = ["AbstractConnection", "clamp_"]
-
 
 
 def _bound(name: str, value: float | Tensor, shape: tuple[int, ...]) -> float | Tensor:
@@ -54,6 +72,17 @@ def clamp_(w: Tensor, lo: float | Tensor, hi: float | Tensor) -> Tensor:
     return w
 
 
+def _broadcastable(name: str, value: Tensor, shape: tuple[int, ...]) -> None:
+    try:
+        if torch.broadcast_shapes(value.shape, shape) != torch.Size(shape):
+            raise RuntimeError
+    except RuntimeError:
+        raise ValueError(
+            f"{name} has shape {tuple(value.shape)}, expected a scalar or a tensor broadcastable to the "
+            f"weight shape {shape}"
+        ) from None
+
+
 class AbstractConnection(nn.Module, ABC):
     """Base class of connections (see the module docstring for the interface).
 
@@ -68,6 +97,16 @@ class AbstractConnection(nn.Module, ABC):
 
     Subclasses take a ``rule`` argument (a :class:`snnrl.learning.LearningRule` or None) and call
     :meth:`set_rule` with it once their weights exist.
+
+    Attributes:
+        delay: the delay in steps (an int for a per-connection delay, or an integer tensor of
+            the weight's shape for per-synapse delays).
+        max_delay: the largest delay in steps.
+        probability: transmission probability (None, a float or a tensor), where supported.
+        intensity: multiplier of every synapse's transmission (a float or a tensor), where
+            supported.
+        mask: boolean structural mask (``True`` where a synapse exists) or None.
+        dale: boolean tensor, True for excitatory presynaptic units, or None.
     """
 
     def __init__(
@@ -96,6 +135,19 @@ class AbstractConnection(nn.Module, ABC):
         self.weight_decay = float(weight_decay)
         self.rule: LearningRule | None = None
         self._wmin_raw, self._wmax_raw = wmin, wmax
+        # Features that compose across connection types (configured by the _set_* helpers).
+        self.register_buffer("mask", None)
+        self.register_buffer("dale", None)
+        self.register_buffer("_dale_sign", None, persistent=False)
+        self.delay: int | Tensor = 0
+        self.max_delay = 0
+        self.probability: float | Tensor | None = None
+        self.intensity: float | Tensor = 1.0
+        self.stochastic = False
+        self.__dict__["_delay_mode"] = 0  # 0: none, 1: per connection, 2: per synapse
+        self.__dict__["_ring"] = None  # delay state: source ring (mode 1) or future-input ring (mode 2)
+        self.__dict__["_ptr"] = 0
+        self.__dict__["generator"] = None
 
     # ------------------------------------------------------------ the interface
     weight: nn.Parameter
@@ -105,22 +157,66 @@ class AbstractConnection(nn.Module, ABC):
         """The weights (alias of ``weight``)."""
         return self.weight
 
-    @abstractmethod
     def compute(self, s: Tensor) -> Tensor:
-        """Synaptic input to the target for one step of source activity.
+        """Synaptic input to the target for one step of source activity (after any delay).
 
         Shape:
             ``s``: ``(B, *source.shape)``; output ``(B, *target.shape)``.
         """
+        mode = self.__dict__["_delay_mode"]
+        if mode == 0:
+            return self._propagate(s)
+        if mode == 1:
+            return self._propagate(self._delayed_source(s))
+        return self._propagate_synapse_delays(s)
+
+    def _propagate(self, s: Tensor) -> Tensor:
+        """The input for one step of source activity, ignoring delays (implemented by subclasses).
+
+        Shape:
+            ``s``: ``(B, *source.shape)``; output ``(B, *target.shape)``.
+        """
+        if type(self).compute is AbstractConnection.compute:
+            raise NotImplementedError(f"{type(self).__name__} must implement _propagate(s)")
+        return self.compute(s)  # a subclass that overrides compute() directly
 
     def compute_sequence(self, s: Tensor) -> Tensor:
         """Synaptic input for ``T`` steps of source activity with fixed weights.
+
+        Equivalent to calling :meth:`compute` on each step in turn (delay buffers included).
+
+        Shape:
+            ``s``: ``(T, B, *source.shape)``; output ``(T, B, *target.shape)``.
+        """
+        mode = self.__dict__["_delay_mode"]
+        if mode == 0:
+            return self._propagate_sequence(s)
+        if mode == 1:
+            steps = s.shape[0]
+            ring = self._source_ring(s[0])
+            p = self.__dict__["_ptr"]
+            history = torch.cat([ring[p:], ring[:p]]) if p else ring  # oldest first
+            full = torch.cat([history.to(s.dtype), s])
+            ring.copy_(full[steps:])
+            self.__dict__["_ptr"] = 0
+            return self._propagate_sequence(full[:steps])
+        return torch.stack([self.compute(s[t]) for t in range(s.shape[0])])
+
+    def _propagate_sequence(self, s: Tensor) -> Tensor:
+        """``_propagate`` for ``T`` steps; the default folds time into the batch (stateless types).
 
         Shape:
             ``s``: ``(T, B, *source.shape)``; output ``(T, B, *target.shape)``.
         """
         t, b = s.shape[:2]
-        return self.compute(s.reshape(t * b, *s.shape[2:])).view(t, b, *self.target.shape)
+        return self._propagate(s.reshape(t * b, *s.shape[2:])).view(t, b, *self.target.shape)
+
+    @property
+    def precomputable(self) -> bool:
+        """Whether the output is a pure function of the current step's source activity (and the
+        weights): no delay buffer, no random transmission, no internal state. Only such
+        connections may have their input computed for a whole run in advance."""
+        return self.__dict__["_delay_mode"] == 0 and not self.stochastic
 
     @abstractmethod
     def correlate(self, pre: Tensor, post: Tensor) -> Tensor:
@@ -144,8 +240,17 @@ class AbstractConnection(nn.Module, ABC):
         self.constrain()
 
     def constrain(self) -> None:
-        """Impose weight bounds (and, in subclasses, masks) on the weights in place."""
-        clamp_(self.weight.data, self.wmin, self.wmax)
+        """Impose, in place: the weight bounds, then the structural mask, then Dale's rule."""
+        w = self.weight.data
+        clamp_(w, self.wmin, self.wmax)
+        buffers = self._buffers
+        mask = buffers["mask"]
+        if mask is not None:
+            w.masked_fill_(~mask, 0.0)
+        sign = buffers["_dale_sign"]
+        if sign is not None:
+            # w -> sign * max(sign * w, 0): exact for weights of the right sign (sign is +-1)
+            w.mul_(sign).clamp_(min=0.0).mul_(sign)
 
     def normalize(self) -> None:
         """Scale incoming weights so that each target neuron's absolute weights sum to ``norm``."""
@@ -159,15 +264,19 @@ class AbstractConnection(nn.Module, ABC):
             rule.bind(self)
 
     def reset_state_variables(self) -> None:
-        """Reset per-run state: the learning rule's traces and eligibility."""
+        """Reset per-run state: delay buffers, and the learning rule's traces and eligibility."""
+        self.__dict__["_ring"] = None
+        self.__dict__["_ptr"] = 0
         if self.rule is not None:
             self.rule.reset_state_variables()
 
     @property
     def state_names(self) -> tuple[str, ...]:
         """Recordable variables of this connection."""
-        return ("w", "weight", *tuple(name for name, _ in self.named_buffers(recurse=False)))
+        buffers = tuple(name for name, _ in self.named_buffers(recurse=False) if not name.startswith("_"))
+        return ("w", "weight", *buffers)
 
+    # ------------------------------------------------------------- helpers for subclasses
     def _init_bounds(self, shape: tuple[int, ...]) -> None:
         self.wmin = _bound("wmin", self._wmin_raw, shape)
         self.wmax = _bound("wmax", self._wmax_raw, shape)
@@ -182,11 +291,208 @@ class AbstractConnection(nn.Module, ABC):
 
     def _initial_weights(self, shape: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
         """BindsNET's default: ``U(wmin, wmax)`` when both bounds are finite scalars, else
-        ``U(0, 1)`` clamped to the bounds."""
+        ``U(0, 1)`` clamped to the bounds. With Dale's rule, each weight takes the sign of its
+        presynaptic unit (magnitude as above)."""
         u = torch.rand(shape, generator=generator)
         lo, hi = self.wmin, self.wmax
         if not isinstance(lo, Tensor) and not isinstance(hi, Tensor) and math.isfinite(lo) and math.isfinite(hi):
-            return lo + (hi - lo) * u
-        return clamp_(u, lo, hi)
+            u = lo + (hi - lo) * u
+        else:
+            u = clamp_(u, lo, hi)
+        sign = self._buffers["_dale_sign"]
+        if sign is not None:
+            u = u.abs().mul_(sign)
+        return u
+
+    def _weight_parameter(self, w: Tensor | None, shape: tuple[int, ...], generator: torch.Generator | None,
+                          described: str) -> None:
+        """Validate user weights (or draw the default ones) and store them as ``self.weight``."""
+        if w is None:
+            w = self._initial_weights(shape, generator)
+        elif not isinstance(w, Tensor) or tuple(w.shape) != shape:
+            got = tuple(w.shape) if isinstance(w, Tensor) else type(w).__name__
+            raise ValueError(f"w has shape {got}, expected {described} = {shape}")
+        elif not w.is_floating_point():
+            raise TypeError(f"w must be a floating-point tensor, got dtype {w.dtype}")
+        elif not torch.isfinite(w).all():
+            raise ValueError("w contains NaN or infinite values")
+        self.weight = nn.Parameter(w.detach().clone(), requires_grad=False)
+
+    def _set_mask(self, mask: Tensor | None, shape: tuple[int, ...]) -> None:
+        """Structural mask of the weight's shape; ``True`` where a synapse exists."""
+        if mask is None:
+            self.mask = None
+            return
+        if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != shape:
+            got = (tuple(mask.shape), mask.dtype) if isinstance(mask, Tensor) else type(mask).__name__
+            raise ValueError(f"mask must be a bool tensor of shape {shape}, got {got}")
+        self.mask = mask.detach().clone()
+
+    def _set_dale(self, dale: Tensor | None, shapes: Sequence[tuple[int, ...]], unit: str,
+                  to_weight: Callable[[Tensor], Tensor]) -> None:
+        """Dale's rule: ``dale`` is a bool tensor, True for excitatory units.
+
+        Args:
+            dale: the user's argument, or None.
+            shapes: the accepted shapes of ``dale``.
+            unit: what one entry stands for (for error messages), e.g. "presynaptic neuron".
+            to_weight: maps a ``+-1`` tensor of ``dale``'s shape to one broadcastable to the weights.
+        """
+        if dale is None:
+            return
+        if not isinstance(dale, Tensor) or dale.dtype != torch.bool:
+            got = dale.dtype if isinstance(dale, Tensor) else type(dale).__name__
+            raise TypeError(f"dale must be a bool tensor (True = excitatory {unit}), got {got}")
+        if tuple(dale.shape) not in [tuple(s) for s in shapes]:
+            expected = " or ".join(str(tuple(s)) for s in shapes)
+            raise ValueError(f"dale has shape {tuple(dale.shape)}, expected {expected} (one entry per {unit})")
+        self.dale = dale.detach().clone()
+        sign = torch.where(self.dale, 1.0, -1.0)
+        self._dale_sign = to_weight(sign).contiguous()
+
+    def _set_delay(self, delay: int | Tensor, synapse_shape: tuple[int, ...] | None) -> None:
+        """Per-connection delay (an int >= 0) or, where ``synapse_shape`` is given, per-synapse
+        delays (an integer tensor of that shape)."""
+        if isinstance(delay, Tensor):
+            if synapse_shape is None:
+                raise ValueError(
+                    f"{type(self).__name__} supports only a per-connection delay (an int >= 0), got a tensor"
+                )
+            if delay.dtype == torch.bool or delay.is_floating_point() or delay.is_complex():
+                raise TypeError(f"delay must be an int or an integer tensor of steps, got dtype {delay.dtype}")
+            if tuple(delay.shape) != tuple(synapse_shape):
+                raise ValueError(
+                    f"delay has shape {tuple(delay.shape)}, expected an int or a tensor of the weight shape "
+                    f"{tuple(synapse_shape)}"
+                )
+            d = delay.detach().to(torch.int32).clone()
+            low = int(d.min()) if d.numel() else 0
+            if low < 0:
+                raise ValueError(f"delays must be >= 0 steps, got a minimum of {low}")
+            del self.delay
+            self.register_buffer("delay", d)
+            self.max_delay = int(d.max()) if d.numel() else 0
+            self.__dict__["_delay_mode"] = 2 if self.max_delay > 0 else 0
+            return
+        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
+            raise ValueError(f"delay must be an int >= 0 (steps) or an integer tensor, got {delay!r}")
+        self.delay = delay
+        self.max_delay = delay
+        self.__dict__["_delay_mode"] = 1 if delay > 0 else 0
+
+    def _set_transmission(self, probability: float | Tensor | None, intensity: float | Tensor,
+                          shape: tuple[int, ...], generator: torch.Generator | None) -> None:
+        """Transmission probability (None: always transmit) and intensity, scalars or tensors
+        broadcastable to ``shape``; random draws use ``generator``."""
+        self.__dict__["generator"] = generator
+        if probability is not None:
+            if isinstance(probability, Tensor):
+                if not probability.is_floating_point():
+                    raise TypeError(f"probability must be a float tensor, got dtype {probability.dtype}")
+                _broadcastable("probability", probability, shape)
+                if probability.numel() and not bool(((probability >= 0) & (probability <= 1)).all()):
+                    raise ValueError("probability must lie in [0, 1] for every synapse")
+                del self.probability
+                self.register_buffer("probability", probability.detach().clone())
+            elif isinstance(probability, bool) or not isinstance(probability, (int, float)) \
+                    or not 0.0 <= probability <= 1.0:
+                raise ValueError(f"probability must be in [0, 1], a tensor of those, or None; got {probability!r}")
+            else:
+                self.probability = float(probability)
+            self.stochastic = True
+        if isinstance(intensity, Tensor):
+            if not intensity.is_floating_point():
+                raise TypeError(f"intensity must be a float tensor, got dtype {intensity.dtype}")
+            _broadcastable("intensity", intensity, shape)
+            if not bool(torch.isfinite(intensity).all()):
+                raise ValueError("intensity contains NaN or infinite values")
+            del self.intensity
+            self.register_buffer("intensity", intensity.detach().clone())
+        elif isinstance(intensity, bool) or not isinstance(intensity, (int, float)) or not math.isfinite(intensity):
+            raise ValueError(f"intensity must be a finite number or a float tensor, got {intensity!r}")
+        else:
+            self.intensity = float(intensity)
+
+    # ------------------------------------------------------------- delay machinery
+    def _source_ring(self, s: Tensor) -> Tensor:
+        """The ring of the last ``delay`` source activities, (re)allocated to match ``s``."""
+        ring = self.__dict__["_ring"]
+        if ring is None or ring.shape[1:] != s.shape or ring.dtype != s.dtype or ring.device != s.device:
+            ring = torch.zeros((self.max_delay, *s.shape), dtype=s.dtype, device=s.device)
+            self.__dict__["_ring"] = ring
+            self.__dict__["_ptr"] = 0
+        return ring
+
+    def _delayed_source(self, s: Tensor) -> Tensor:
+        """Push ``s`` into the ring and return the activity of ``delay`` steps ago."""
+        ring = self._source_ring(s)
+        d = self.__dict__
+        p = d["_ptr"]
+        old = ring[p].clone()
+        ring[p].copy_(s)
+        d["_ptr"] = (p + 1) % self.max_delay
+        return old
+
+    def _synaptic_events(self, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """For per-synapse delays: every synaptic event of this step's activity ``s``.
+
+        Returns ``(index, value, delay)``: the flat position ``b * target.n + j`` each event
+        arrives at, its current (weight times activity, intensity and transmission included) and
+        its synapse's delay. Implemented by the types that accept per-synapse delays.
+
+        Shape:
+            ``s``: ``(B, *source.shape)``; outputs ``(E,)``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support per-synapse delays")
+
+    def _propagate_synapse_delays(self, s: Tensor) -> Tensor:
+        index, value, delay = self._synaptic_events(s)
+        batch = s.shape[0]
+        width = batch * self.target.n
+        slots = self.max_delay + 1
+        d = self.__dict__
+        ring = d["_ring"]
+        if ring is None or ring.shape[1] != width or ring.dtype != value.dtype or ring.device != value.device:
+            ring = torch.zeros((slots, width), dtype=value.dtype, device=value.device)
+            d["_ring"] = ring
+            d["_ptr"] = 0
+        p = d["_ptr"]
+        where = (delay.long() + p).remainder_(slots).mul_(width).add_(index)
+        ring.view(-1).scatter_add_(0, where, value)
+        out = ring[p].clone()
+        ring[p].zero_()
+        d["_ptr"] = (p + 1) % slots
+        bias = self._parameters.get("bias")
+        if bias is not None:
+            out = out.view(batch, -1).add_(bias.reshape(1, -1))
+        return out.view(batch, *self.target.shape)
+
+    # ------------------------------------------------------------- transmission helpers
+    def _transmitted(self, values: Tensor, rows: Tensor | None) -> Tensor:
+        """Multiply per-synapse ``values`` by the intensity and by Bernoulli transmission draws.
+
+        ``rows`` selects, along the first dimension of the (broadcast) intensity/probability
+        tensors, the synapses ``values`` belong to (None: ``values`` covers the whole weight).
+        """
+        inten = self.intensity
+        if isinstance(inten, Tensor):
+            values = values * _select(inten, rows, values.dim())
+        elif inten != 1.0:
+            values = values * inten
+        if self.stochastic:
+            p = self.probability
+            if isinstance(p, Tensor):
+                p = _select(p, rows, values.dim())
+            draws = torch.rand(values.shape, generator=self.__dict__["generator"], dtype=values.dtype,
+                               device=values.device)
+            values = values * (draws < p)
+        return values
 
 
+def _select(t: Tensor, rows: Tensor | None, dim: int) -> Tensor:
+    """``t`` (broadcastable to a weight) restricted to the synapses of ``rows`` along dim 0."""
+    if rows is None:
+        return t
+    if t.dim() == dim and t.shape[0] != 1:
+        return t.index_select(0, rows)
+    return t

@@ -21,7 +21,7 @@ _GATHER_MIN_SYNAPSES = 1 << 14
 
 @register("connection")
 class Connection(AbstractConnection):
-    """Dense all-to-all connection: ``I = s @ W (+ b)``.
+    """Dense all-to-all connection: ``I = s @ (W * intensity) (+ b)``.
 
     On CPU, when the source emits boolean spikes and few of them are active, only the weight
     rows of active neurons are summed (``embedding_bag``), which is much cheaper than the dense
@@ -35,12 +35,24 @@ class Connection(AbstractConnection):
         wmin, wmax, norm, weight_decay: see :class:`AbstractConnection`.
         mask: boolean ``(source.n, target.n)``; ``True`` where a synapse exists. Absent
             synapses are held at zero weight.
+        dale: Dale's rule, a bool tensor ``(source.n,)`` or ``source.shape``: True where the
+            presynaptic neuron is excitatory (its outgoing weights are kept ``>= 0``), False
+            where it is inhibitory (``<= 0``). Default weights take these signs.
+        delay: steps each spike takes to arrive: an int for the whole connection, or an integer
+            tensor ``(source.n, target.n)``, one delay per synapse.
+        probability: chance that a synapse transmits a given spike (scalar or tensor
+            broadcastable to the weights); None (the default) always transmits. Drawn from
+            ``generator`` independently per synapse, step and batch element.
+        intensity: multiplier of each synapse's transmission (scalar or tensor broadcastable
+            to the weights); learning changes ``weight``, never ``intensity``.
         sparse_threshold: the row-gather path is used while the fraction of active source
             neurons is at most this.
-        generator: random source for the default weight initialisation.
+        generator: random source for the default weight initialisation and the transmission
+            draws (on the connection's device).
         rule: learning rule (see :class:`AbstractConnection`).
 
     Shape:
+        source ``(B, *source.shape)`` -> target ``(B, *target.shape)``;
         ``weight``: ``(source.n, target.n)``.
     """
 
@@ -56,6 +68,10 @@ class Connection(AbstractConnection):
         norm: float | None = None,
         mask: Tensor | None = None,
         weight_decay: float = 0.0,
+        dale: Tensor | None = None,
+        delay: int | Tensor = 0,
+        probability: float | Tensor | None = None,
+        intensity: float | Tensor = 1.0,
         sparse_threshold: float = 0.2,
         generator: torch.Generator | None = None,
         rule: LearningRule | None = None,
@@ -63,30 +79,19 @@ class Connection(AbstractConnection):
         super().__init__(source, target, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay)
         shape = (source.n, target.n)
         self._init_bounds(shape)
-        if w is None:
-            w = self._initial_weights(shape, generator)
-        elif not isinstance(w, Tensor) or tuple(w.shape) != shape:
-            got = tuple(w.shape) if isinstance(w, Tensor) else type(w).__name__
-            raise ValueError(f"w has shape {got}, expected (source.n, target.n) = {shape}")
-        elif not w.is_floating_point():
-            raise TypeError(f"w must be a floating-point tensor, got dtype {w.dtype}")
-        elif not torch.isfinite(w).all():
-            raise ValueError("w contains NaN or infinite values")
-        self.weight = nn.Parameter(w.detach().clone(), requires_grad=False)
+        self._set_dale(dale, [(source.n,), source.shape], "presynaptic neuron", lambda sign: sign.reshape(-1, 1))
+        self._weight_parameter(w, shape, generator, "(source.n, target.n)")
         if b is not None:
             if not isinstance(b, Tensor) or tuple(b.shape) != (target.n,):
                 got = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
                 raise ValueError(f"b has shape {got}, expected (target.n,) = ({target.n},)")
             b = nn.Parameter(b.detach().to(self.weight.dtype).clone(), requires_grad=False)
         self.register_parameter("bias", b)
-        if mask is not None:
-            if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != shape:
-                got = (tuple(mask.shape), mask.dtype) if isinstance(mask, Tensor) else type(mask).__name__
-                raise ValueError(f"mask must be a bool tensor of shape {shape}, got {got}")
-            self.register_buffer("mask", mask.clone())
-        else:
-            self.mask = None
-        if not 0.0 <= sparse_threshold <= 1.0:
+        self._set_mask(mask, shape)
+        self._set_delay(delay, shape)
+        self._set_transmission(probability, intensity, shape, generator)
+        if isinstance(sparse_threshold, bool) or not isinstance(sparse_threshold, (int, float)) \
+                or not 0.0 <= sparse_threshold <= 1.0:
             raise ValueError(f"sparse_threshold must be in [0, 1], got {sparse_threshold!r}")
         self.sparse_threshold = float(sparse_threshold)
         self.constrain()
@@ -95,10 +100,11 @@ class Connection(AbstractConnection):
 
         self.__dict__["_out_shape"] = target.shape
         self.__dict__["_gather"] = self.weight.numel() >= _GATHER_MIN_SYNAPSES
+        self.__dict__["_plain"] = not self.stochastic and not isinstance(self.intensity, Tensor)
         self.set_rule(rule)
 
-    def compute(self, s: Tensor) -> Tensor:
-        """Synaptic input ``s @ W + b``.
+    def _propagate(self, s: Tensor) -> Tensor:
+        """Synaptic input ``s @ (W * intensity) + b`` (each synapse transmitting with its probability).
 
         Shape:
             ``s``: ``(B, *source.shape)``; output ``(B, *target.shape)``.
@@ -106,22 +112,54 @@ class Connection(AbstractConnection):
         batch = s.shape[0]
         flat = s if s.dim() == 2 else s.reshape(batch, -1)
         w = self._parameters["weight"]
-        out = None
-        if self._gather and flat.dtype == torch.bool and flat.is_cpu:
-            nz = flat.nonzero()
-            if nz.shape[0] <= self.sparse_threshold * flat.numel():
-                if batch == 1:
-                    offsets = torch.zeros(1, dtype=torch.long)
-                else:
-                    offsets = torch.searchsorted(nz[:, 0].contiguous(), torch.arange(batch))
-                out = F.embedding_bag(nz[:, 1], w, offsets, mode="sum")
-        if out is None:
-            out = torch.mm(flat.to(w.dtype), w)
+        if not self._plain:
+            out = self._propagate_features(flat, w)
+        else:
+            out = None
+            if self._gather and flat.dtype == torch.bool and flat.is_cpu:
+                nz = flat.nonzero()
+                if nz.shape[0] <= self.sparse_threshold * flat.numel():
+                    if batch == 1:
+                        offsets = torch.zeros(1, dtype=torch.long)
+                    else:
+                        offsets = torch.searchsorted(nz[:, 0].contiguous(), torch.arange(batch))
+                    out = F.embedding_bag(nz[:, 1], w, offsets, mode="sum")
+            if out is None:
+                out = torch.mm(flat.to(w.dtype), w)
+            if self.intensity != 1.0:
+                out = out * self.intensity
         bias = self._parameters["bias"]
         if bias is not None:
             out = out + bias
         shape = self._out_shape
         return out if len(shape) == 1 else out.view(batch, *shape)
+
+    def _propagate_features(self, flat: Tensor, w: Tensor) -> Tensor:
+        """Per-synapse intensity and/or random transmission: only the rows of active sources."""
+        if not self.stochastic:
+            return torch.mm(flat.to(w.dtype), w * self.intensity)
+        index, rows = self._active_rows(flat, w)
+        out = torch.zeros(flat.shape[0], w.shape[1], dtype=w.dtype, device=w.device)
+        return out.index_add_(0, index[:, 0], rows)
+
+    def _active_rows(self, flat: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+        """``(B, n_pre)`` activity -> the ``(b, i)`` pairs of nonzero entries ``(E, 2)`` and the
+        currents they send, ``(E, n_post)``: weight rows times activity, intensity and draws."""
+        nz = flat.nonzero()
+        pre = nz[:, 1]
+        rows = w.index_select(0, pre)
+        if flat.dtype != torch.bool:
+            rows = rows * flat[nz[:, 0], pre].to(w.dtype).unsqueeze(1)
+        return nz, self._transmitted(rows, pre)
+
+    def _synaptic_events(self, s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        flat = s.reshape(s.shape[0], -1)
+        w = self._parameters["weight"]
+        nz, rows = self._active_rows(flat, w)
+        n_post = w.shape[1]
+        index = (nz[:, :1] * n_post + torch.arange(n_post, device=w.device)).view(-1)
+        delay = self.delay.index_select(0, nz[:, 1]).view(-1)
+        return index, rows.reshape(-1), delay
 
     def correlate(self, pre: Tensor, post: Tensor) -> Tensor:
         """Outer product per batch element.
@@ -134,12 +172,6 @@ class Connection(AbstractConnection):
         dtype = self.weight.dtype
         return torch.einsum("bi,bj->bij", pre.reshape(b, -1).to(dtype), post.reshape(b, -1).to(dtype))
 
-    def constrain(self) -> None:
-        """Bounds, then the structural mask (absent synapses stay at zero)."""
-        super().constrain()
-        if self.mask is not None:
-            self.weight.data.masked_fill_(~self.mask, 0.0)
-
     def normalize(self) -> None:
         """Scale each target neuron's incoming weights so their absolute values sum to ``norm``."""
         if self.norm is None:
@@ -149,4 +181,5 @@ class Connection(AbstractConnection):
         w.mul_(self.norm / total.masked_fill_(total == 0, 1.0))
 
     def extra_repr(self) -> str:
-        return f"{self.source.n} -> {self.target.n}, bias={self.bias is not None}, norm={self.norm}"
+        return (f"{self.source.n} -> {self.target.n}, bias={self.bias is not None}, norm={self.norm}"
+                f"{f', max_delay={self.max_delay}' if self.max_delay else ''}")

@@ -1,0 +1,183 @@
+"""Build environments from presets: ``make_env("breakout", seed=0, num_envs=2)``."""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from snnrl.envs._deps import require
+from snnrl.envs.config import EnvPreset, PresetError, load_preset
+
+__all__ = ["VECTORIZATION_MODES", "build_env", "make_env"]
+
+VECTORIZATION_MODES = ("sync", "async")
+
+
+def _tuple(value: Any) -> Any:
+    """TOML arrays -> tuples (Gymnasium wants tuples for shapes)."""
+    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _register(env_id: str, gym: Any) -> None:
+    """Make sure ``env_id`` is registered: snnrl's own tasks, then ale-py's Atari games."""
+    if env_id.startswith("snnrl/"):
+        from snnrl.envs.tasks import register_tasks
+
+        register_tasks()
+        return
+    if env_id.startswith("ALE/"):
+        ale_py = require("ale_py", f"the Atari environment {env_id!r}")
+        gym.register_envs(ale_py)
+        return
+    if env_id not in gym.registry:  # e.g. the v4 ids (BreakoutNoFrameskip-v4) come from ale-py too
+        try:
+            import ale_py
+        except ImportError:
+            return
+        gym.register_envs(ale_py)
+
+
+def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
+    """Apply one preprocessing step (a checked ``{type, options}`` table)."""
+    import gymnasium as gym
+
+    from snnrl import wrappers as W
+
+    options = {k: _tuple(v) for k, v in step.items() if k != "type"}
+    kind = step["type"]
+    if kind in ("atari", "resize"):
+        require("cv2", f"the {kind!r} preprocessing step")
+    if kind == "atari":
+        return gym.wrappers.AtariPreprocessing(env, **options)
+    if kind == "fire_reset":
+        return W.FireOnReset(env, **options)
+    if kind == "crop":
+        return W.CropObservation(env, **options)
+    if kind == "resize":
+        return gym.wrappers.ResizeObservation(env, **options)
+    if kind == "binarize":
+        return W.BinarizeObservation(env, **options)
+    if kind == "frame_difference":
+        return W.FrameDifferenceObservation(env, **options)
+    if kind == "stack":
+        return gym.wrappers.FrameStackObservation(
+            env, stack_size=options["size"], padding_type=options.get("padding", "zero")
+        )
+    if kind == "overlay":
+        return W.OverlayObservation(env, **options)
+    raise PresetError(f"unknown preprocessing step {kind!r}")  # unreachable: the schema checks it
+
+
+def _encode(env: Any, encoder: Mapping[str, Any]) -> Any:
+    from snnrl import wrappers as W
+
+    classes = {
+        "poisson": W.PoissonObservation,
+        "bernoulli": W.BernoulliObservation,
+        "rank_order": W.RankOrderObservation,
+        "latency": W.LatencyObservation,
+        "population": W.PopulationObservation,
+        "repeat": W.RepeatObservation,
+    }
+    options = {k: _tuple(v) for k, v in encoder.items() if k != "type"}
+    return classes[encoder["type"]](env, **options)
+
+
+def build_env(
+    preset: str | os.PathLike[str] | EnvPreset,
+    *,
+    seed: int | None = None,
+    render_mode: str | None = None,
+    encode: bool = True,
+) -> Any:
+    """Build one (non-vector) environment from a preset; see :func:`make_env`."""
+    spec = load_preset(preset)
+    gym = require("gymnasium", "snnrl environments")
+    _register(spec.id, gym)
+    kwargs = dict(spec.make)
+    if render_mode is not None:
+        kwargs["render_mode"] = render_mode
+    try:
+        env = gym.make(spec.id, **kwargs)
+    except gym.error.NamespaceNotFound as err:
+        raise PresetError(f"preset {spec.name!r}: {err}") from err
+    except (TypeError, ValueError, gym.error.Error) as err:
+        raise PresetError(f"preset {spec.name!r}: gymnasium.make({spec.id!r}, **{kwargs}) failed: {err}") from err
+    for i, step in enumerate(spec.preprocess):
+        try:
+            env = _preprocess(env, step)
+        except (TypeError, ValueError) as err:
+            raise PresetError(f"preset {spec.name!r}, preprocess step {i} ({step['type']}): {err}") from err
+    if encode and spec.encoder is not None:
+        try:
+            env = _encode(env, spec.encoder)
+        except (TypeError, ValueError) as err:
+            raise PresetError(f"preset {spec.name!r}, [encoder] ({spec.encoder['type']}): {err}") from err
+    if seed is not None:
+        from snnrl.wrappers import SeedFirstReset
+
+        env = SeedFirstReset(env, seed)
+    return env
+
+
+def make_env(
+    preset: str | os.PathLike[str] | EnvPreset,
+    *,
+    seed: int | None = None,
+    num_envs: int | None = None,
+    vectorization_mode: str = "sync",
+    render_mode: str | None = None,
+    encode: bool = True,
+) -> Any:
+    """Build the environment a preset describes: ``gymnasium.make``, preprocessing, encoder.
+
+    Args:
+        preset: a bundled preset's name (``"breakout"``, see ``snnrl.envs.list_presets()``), a
+            path to a ``.toml`` file, or an :class:`~snnrl.envs.EnvPreset`.
+        seed: seeds the first reset that comes without a seed and the action space
+            (sub-environment ``i`` of a vector environment gets ``seed + i``); None leaves both
+            unseeded.
+        num_envs: None for a single ``gymnasium.Env``; an int >= 1 for a
+            ``gymnasium.vector.VectorEnv`` of that many copies, whose observations are batched
+            ``(num_envs, ...)`` and whose sub-environments autoreset one by one (Gymnasium's
+            default ``NEXT_STEP`` mode: the step after an episode ends returns the reset
+            observation).
+        vectorization_mode: ``"sync"`` (``SyncVectorEnv``; the faster choice on 2 cores) or
+            ``"async"`` (``AsyncVectorEnv``, one process per environment).
+        render_mode: passed to ``gymnasium.make``.
+        encode: apply the preset's encoder (False: stop after preprocessing).
+
+    Returns:
+        The environment (``gymnasium.Env`` or ``gymnasium.vector.VectorEnv``).
+
+    Raises:
+        PresetError: an unknown preset (the message lists the known ones) or a bad preset.
+        ImportError: the ``atari`` extra is missing (``pip install 'snnrl[atari]'``).
+    """
+    spec = load_preset(preset)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+    gym = require("gymnasium", "snnrl environments")
+    _register(spec.id, gym)
+    if num_envs is None:
+        return build_env(spec, seed=seed, render_mode=render_mode, encode=encode)
+    if isinstance(num_envs, bool) or not isinstance(num_envs, numbers.Integral) or num_envs < 1:
+        raise ValueError(f"num_envs must be None or an int >= 1, got {num_envs!r}")
+    if vectorization_mode not in VECTORIZATION_MODES:
+        raise ValueError(f"vectorization_mode must be one of {VECTORIZATION_MODES}, got {vectorization_mode!r}")
+    fns = [
+        functools.partial(
+            build_env, spec, seed=None if seed is None else seed + i, render_mode=render_mode, encode=encode
+        )
+        for i in range(int(num_envs))
+    ]
+    if vectorization_mode == "sync":
+        venv = gym.vector.SyncVectorEnv(fns)
+    else:
+        venv = gym.vector.AsyncVectorEnv(fns)
+    if seed is not None:
+        venv.action_space.seed(seed)
+    return venv

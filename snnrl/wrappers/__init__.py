@@ -1,0 +1,57 @@
+"""Gymnasium wrappers: observations become spike trains; Atari preprocessing for spiking agents.
+
+Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atari]'``.
+
+* Spike encoders (:mod:`snnrl.wrappers.encoding`): :class:`PoissonObservation`,
+  :class:`BernoulliObservation`, :class:`RankOrderObservation`, :class:`LatencyObservation`,
+  :class:`PopulationObservation`, :class:`RepeatObservation`; observations are scaled to
+  ``[0, 1]`` by :class:`UnitScaler` first.
+* Atari pieces (:mod:`snnrl.wrappers.atari`): :class:`FireOnReset`, :class:`CropObservation`
+  (with :data:`PLAY_AREAS`), :class:`BinarizeObservation`, :class:`FrameDifferenceObservation`,
+  :class:`OverlayObservation`; the rest of the chain is Gymnasium's own
+  (``AtariPreprocessing``, ``ResizeObservation``, ``FrameStackObservation``).
+* :class:`SeedFirstReset` (:mod:`snnrl.wrappers.common`).
+"""
+
+try:
+    import gymnasium  # noqa: F401
+except ImportError as err:
+    raise ImportError("snnrl.wrappers needs Gymnasium, which is not installed: pip install 'snnrl[atari]'") from err
+
+from snnrl.wrappers.atari import (
+    PLAY_AREAS,
+    BinarizeObservation,
+    CropObservation,
+    FireOnReset,
+    FrameDifferenceObservation,
+    OverlayObservation,
+)
+from snnrl.wrappers.common import SeedFirstReset
+from snnrl.wrappers.encoding import (
+    BernoulliObservation,
+    LatencyObservation,
+    PoissonObservation,
+    PopulationObservation,
+    RankOrderObservation,
+    RepeatObservation,
+    SpikeEncodingObservation,
+)
+from snnrl.wrappers.scaling import UnitScaler
+
+__all__ = [
+    "PLAY_AREAS",
+    "BernoulliObservation",
+    "BinarizeObservation",
+    "CropObservation",
+    "FireOnReset",
+    "FrameDifferenceObservation",
+    "LatencyObservation",
+    "OverlayObservation",
+    "PoissonObservation",
+    "PopulationObservation",
+    "RankOrderObservation",
+    "RepeatObservation",
+    "SeedFirstReset",
+    "SpikeEncodingObservation",
+    "UnitScaler",
+]

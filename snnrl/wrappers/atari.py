@@ -1,0 +1,322 @@
+"""Atari preprocessing pieces that Gymnasium lacks, for spiking agents.
+
+The standard chain comes from Gymnasium: ``gymnasium.wrappers.AtariPreprocessing`` (no-op
+reset, frame skip with max-pooling of the last two frames, grayscale, resize, optional
+terminal-on-life-loss), ``ResizeObservation`` and ``FrameStackObservation``. This module adds:
+
+* :class:`FireOnReset`: press FIRE after a reset (and optionally after a lost life), for games
+  that wait for it (Breakout).
+* :class:`CropObservation`: keep the play area, per game from :data:`PLAY_AREAS` or given rows
+  and columns.
+* :class:`BinarizeObservation`: ``1`` where a pixel exceeds a threshold, else ``0``.
+* :class:`FrameDifferenceObservation`: the change since the previous frame (motion).
+* :class:`OverlayObservation`: collapse a stack of recent frames (or differences) into one
+  frame with per-frame weights, e.g. a fading trail of the ball.
+
+All of them keep ``terminated`` and ``truncated`` apart, record their constructor arguments
+(so ``env.spec`` rebuilds the stack) and return new arrays on every call.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = [
+    "DIFFERENCE_MODES",
+    "PLAY_AREAS",
+    "BinarizeObservation",
+    "CropObservation",
+    "FireOnReset",
+    "FrameDifferenceObservation",
+    "OverlayObservation",
+]
+
+NATIVE_SHAPE = (210, 160)
+"""Height and width of an ALE frame."""
+
+PLAY_AREAS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    # rows 32:196: below the score (rows 5-14) and the top wall (rows 17-31), down to just
+    # below the paddle (rows 189-193); cols 8:152: inside the side walls (cols 0-7, 152-159).
+    "breakout": ((32, 196), (8, 152)),
+    # rows 34:194: between the top border (rows 24-33, the score is above it) and the
+    # bottom border (rows 194-209); all columns (the paddles sit at cols 16-19 and 140-143).
+    "pong": ((34, 194), (0, 160)),
+    # rows 20:195: below the score (rows 10-19), down to the ground (rows 195-209, which also
+    # shows the lives); all columns.
+    "space_invaders": ((20, 195), (0, 160)),
+}
+"""Play areas ``(rows, cols)`` of the native 210 x 160 ALE frame, as half-open ``(start, stop)``
+pixel ranges. Measured on grayscale frames of the v5 games."""
+
+DIFFERENCE_MODES = ("positive", "negative", "absolute")
+
+
+def _box(env: gym.Env, what: str) -> gym.spaces.Box:
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Box):
+        raise TypeError(f"{what} needs a Box observation space, got {space}")
+    return space
+
+
+def _span(value: Any, name: str, size: int) -> tuple[int, int]:
+    """A half-open ``(start, stop)`` range inside ``[0, size]``."""
+    if value is None:
+        return 0, size
+    if (
+        not isinstance(value, Sequence)
+        or len(value) != 2
+        or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+    ):
+        raise TypeError(f"{name} must be a pair of ints (start, stop), got {value!r}")
+    start, stop = int(value[0]), int(value[1])
+    if not 0 <= start < stop <= size:
+        raise ValueError(f"{name} must satisfy 0 <= start < stop <= {size}, got {value!r}")
+    return start, stop
+
+
+class FireOnReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Press FIRE after every reset (and, optionally, after every lost life).
+
+    Some games (Breakout) wait for FIRE before play starts; an agent that never presses it
+    sees a frozen screen. The FIRE step's reward is dropped on reset (it is 0 in the games
+    that need it) and added to the step's reward after a lost life. If that step ends the
+    episode on reset, the environment is reset again without the step.
+
+    Args:
+        env: an ALE environment (possibly wrapped) whose action 1 is ``"FIRE"``.
+        on_life_loss: also press FIRE on the step that loses a life (``info["lives"]`` drops),
+            unless the episode ended on it.
+
+    Raises:
+        ValueError: the game's action 1 is not FIRE.
+    """
+
+    FIRE = 1
+
+    def __init__(self, env: gym.Env, on_life_loss: bool = False) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, on_life_loss=on_life_loss)
+        gym.Wrapper.__init__(self, env)
+        meanings = getattr(env.unwrapped, "get_action_meanings", None)
+        if meanings is None or len(meanings()) < 2 or meanings()[self.FIRE] != "FIRE":
+            found = meanings() if meanings is not None else "no get_action_meanings()"
+            raise ValueError(f"FireOnReset needs a game whose action 1 is FIRE; actions: {found}")
+        if not isinstance(on_life_loss, bool):
+            raise TypeError(f"on_life_loss must be a bool, got {on_life_loss!r}")
+        self.on_life_loss = on_life_loss
+        self._lives = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """Reset, then press FIRE once."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        fired, _, terminated, truncated, step_info = self.env.step(self.FIRE)
+        if terminated or truncated:
+            obs, info = self.env.reset(options=options)
+        else:
+            obs, info = fired, {**info, **step_info}
+        self._lives = self.env.unwrapped.ale.lives()
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Step; with ``on_life_loss``, press FIRE after a lost life."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        lives = self.env.unwrapped.ale.lives()
+        if self.on_life_loss and lives < self._lives and not (terminated or truncated):
+            obs, extra, terminated, truncated, info = self.env.step(self.FIRE)
+            reward = float(reward) + float(extra)
+            lives = self.env.unwrapped.ale.lives()
+        self._lives = lives
+        return obs, reward, terminated, truncated, info
+
+
+class CropObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """Keep rows ``rows[0]:rows[1]`` and columns ``cols[0]:cols[1]`` of an image observation.
+
+    Args:
+        env: an environment with ``(H, W)`` or ``(H, W, C)`` Box observations.
+        rows: ``(start, stop)`` rows to keep (default: all).
+        cols: ``(start, stop)`` columns to keep (default: all).
+        game: instead of ``rows``/``cols``, a key of :data:`PLAY_AREAS` (``"breakout"``,
+            ``"pong"``, ``"space_invaders"``); the frame must then be the native 210 x 160 one
+            (crop before resizing: ``AtariPreprocessing(screen_size=(160, 210))``).
+
+    Shape:
+        observation: ``(rows[1] - rows[0], cols[1] - cols[0], *channels)``.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        rows: tuple[int, int] | None = None,
+        cols: tuple[int, int] | None = None,
+        *,
+        game: str | None = None,
+    ) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, rows=rows, cols=cols, game=game)
+        gym.ObservationWrapper.__init__(self, env)
+        space = _box(env, "CropObservation")
+        if len(space.shape) not in (2, 3):
+            raise ValueError(f"CropObservation needs (H, W) or (H, W, C) observations, got {space.shape}")
+        height, width = space.shape[:2]
+        if game is not None:
+            if rows is not None or cols is not None:
+                raise ValueError("give either game or rows/cols, not both")
+            if game not in PLAY_AREAS:
+                raise ValueError(f"unknown game {game!r} for CropObservation; known games: {sorted(PLAY_AREAS)}")
+            if (height, width) != NATIVE_SHAPE:
+                raise ValueError(
+                    f"the play area of {game!r} is given on the native {NATIVE_SHAPE} frame, but the "
+                    f"observations are {(height, width)}: crop before resizing "
+                    "(AtariPreprocessing(screen_size=(160, 210)), then crop, then resize)"
+                )
+            rows, cols = PLAY_AREAS[game]
+        self.rows = _span(rows, "rows", height)
+        self.cols = _span(cols, "cols", width)
+        self._index = (slice(*self.rows), slice(*self.cols))
+        self.observation_space = gym.spaces.Box(space.low[self._index], space.high[self._index], dtype=space.dtype)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return observation[self._index].copy()
+
+
+class BinarizeObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """``1`` where the observation exceeds ``threshold``, else ``0`` (uint8).
+
+    Args:
+        env: an environment with Box observations.
+        threshold: in the observation's own units (e.g. grayscale 0..255); a pixel is on iff
+            ``x > threshold``. ``0`` keeps every non-black pixel; Pong's background is
+            grayscale 87, so its preset uses 110.
+
+    Shape:
+        observation: unchanged; space ``Box(0, 1, shape, uint8)``.
+    """
+
+    def __init__(self, env: gym.Env, threshold: float = 0.0) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, threshold=threshold)
+        gym.ObservationWrapper.__init__(self, env)
+        space = _box(env, "BinarizeObservation")
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
+            raise TypeError(f"threshold must be a finite number, got {threshold!r}")
+        self.threshold = threshold
+        self.observation_space = gym.spaces.Box(0, 1, space.shape, dtype=np.uint8)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return (np.asarray(observation) > self.threshold).view(np.uint8)
+
+
+class FrameDifferenceObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """The change of the observation since the previous step.
+
+    With ``x_t`` the wrapped observation at step ``t``, the output ``d_t`` is
+
+    * ``"positive"`` (default): ``max(x_t - x_{t-1}, 0)``: what appeared or brightened (the
+      new position of a moving object; BindsNET's "new pixels");
+    * ``"negative"``: ``max(x_{t-1} - x_t, 0)``: what disappeared or darkened;
+    * ``"absolute"``: ``|x_t - x_{t-1}|``: both.
+
+    After a reset there is no previous frame: ``d_0`` is all zeros (no motion yet). Computed
+    as ``max(a, b) - b`` etc., so unsigned frames never wrap around.
+
+    Args:
+        env: an environment with Box observations with finite bounds.
+        mode: ``"positive"``, ``"negative"`` or ``"absolute"``.
+
+    Shape:
+        observation: unchanged; space ``Box(0, high - low, shape, dtype)``.
+    """
+
+    def __init__(self, env: gym.Env, mode: str = "positive") -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, mode=mode)
+        gym.Wrapper.__init__(self, env)
+        space = _box(env, "FrameDifferenceObservation")
+        if mode not in DIFFERENCE_MODES:
+            raise ValueError(f"mode must be one of {DIFFERENCE_MODES}, got {mode!r}")
+        if not space.is_bounded("both"):
+            raise ValueError(f"FrameDifferenceObservation needs finite bounds, got {space}")
+        self.mode = mode
+        span = (space.high.astype(np.float64) - space.low).astype(space.dtype)
+        self.observation_space = gym.spaces.Box(np.zeros_like(span), span, dtype=space.dtype)
+        self._previous: np.ndarray | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """Reset; the first difference is all zeros."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._previous = np.array(obs, copy=True)
+        return np.zeros_like(self._previous), info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        """Step and return the difference to the previous observation."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        current = np.array(obs, copy=True)
+        previous = self._previous if self._previous is not None else current
+        self._previous = current
+        return self.difference(current, previous), reward, terminated, truncated, info
+
+    def difference(self, current: np.ndarray, previous: np.ndarray) -> np.ndarray:
+        """``d`` for two frames, following ``mode`` (a new array)."""
+        top = np.maximum(current, previous)
+        if self.mode == "positive":
+            return top - previous
+        if self.mode == "negative":
+            return top - current
+        return top - np.minimum(current, previous)
+
+
+class OverlayObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """Collapse a stack of ``k`` frames into one: ``reduce_i weights[i] * stack[i]``.
+
+    Put it after ``FrameStackObservation(env, k)`` (which orders the stack oldest first, so
+    ``weights`` is oldest first too). With increasing weights and ``reduce="max"`` on binary
+    frames, a static object shows at full intensity and a moving one leaves a trail that fades
+    into the past, which gives its direction; on frame differences it is BindsNET's weighted
+    overlay of recent motion (with ``reduce="sum"``).
+
+    Args:
+        env: an environment with Box observations ``(k, *shape)`` and bounds ``low >= 0``.
+        weights: ``k`` non-negative numbers, at least one positive (oldest first).
+        reduce: ``"max"`` or ``"sum"``.
+
+    Shape:
+        observation: ``(*shape)``; space ``Box(0, bound, shape, float32)`` with
+        ``bound = max_i`` (or ``sum_i``) ``weights[i] * high[i]``.
+    """
+
+    REDUCTIONS = ("max", "sum")
+
+    def __init__(self, env: gym.Env, weights: Sequence[float], reduce: str = "max") -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, weights=weights, reduce=reduce)
+        gym.ObservationWrapper.__init__(self, env)
+        space = _box(env, "OverlayObservation")
+        if reduce not in self.REDUCTIONS:
+            raise ValueError(f"reduce must be one of {self.REDUCTIONS}, got {reduce!r}")
+        if not space.shape:
+            raise ValueError("OverlayObservation needs a stack (k, *shape) of observations, got a scalar space")
+        try:
+            w = np.asarray(weights, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"weights must be a sequence of numbers, got {weights!r}") from err
+        k = space.shape[0]
+        if w.shape != (k,):
+            raise ValueError(f"weights must have one entry per stacked frame ({k}), got {weights!r}")
+        if not (np.isfinite(w).all() and (w >= 0).all() and (w > 0).any()):
+            raise ValueError(f"weights must be finite, >= 0 and not all 0, got {weights!r}")
+        if not space.is_bounded("both") or (space.low < 0).any():
+            raise ValueError(f"OverlayObservation needs finite bounds with low >= 0, got {space}")
+        self.weights = w
+        self.reduce = reduce
+        self._w = w.astype(np.float32).reshape((k,) + (1,) * (len(space.shape) - 1))
+        scaled = space.high.astype(np.float64) * w.reshape(self._w.shape)
+        bound = scaled.max(axis=0) if reduce == "max" else scaled.sum(axis=0)
+        self.observation_space = gym.spaces.Box(
+            np.zeros(space.shape[1:], np.float32), bound.astype(np.float32), dtype=np.float32
+        )
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        weighted = np.multiply(observation, self._w, dtype=np.float32)
+        out = weighted.max(axis=0) if self.reduce == "max" else weighted.sum(axis=0)
+        return np.minimum(out, self.observation_space.high, out=out)  # float32 rounding stays inside

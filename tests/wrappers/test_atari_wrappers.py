@@ -1,0 +1,212 @@
+"""Atari pieces on synthetic frames: crop, binarise, frame difference, overlay, fire on reset."""
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from snnrl.wrappers import (
+    PLAY_AREAS,
+    BinarizeObservation,
+    CropObservation,
+    FireOnReset,
+    FrameDifferenceObservation,
+    OverlayObservation,
+)
+
+
+def moving_square(n=6, size=8, dtype=np.uint8, value=200):
+    """Frames where a 2x2 square moves one column right per step; the last fades to half."""
+    frames = []
+    for t in range(n):
+        f = np.zeros((size, size), dtype)
+        f[3:5, t : t + 2] = value
+        frames.append(f)
+    frames[-1] = frames[-2] // 2 if dtype == np.uint8 else frames[-2] / 2
+    return frames
+
+
+def image_space(size=8, dtype=np.uint8):
+    high = 255 if dtype == np.uint8 else 1.0
+    return gym.spaces.Box(0, high, (size, size), dtype=dtype)
+
+
+def run(env, steps):
+    obs = [env.reset(seed=0)[0]]
+    for _ in range(steps):
+        obs.append(env.step(0)[0])
+    return obs
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_frame_difference_modes(dtype, scripted):
+    frames = moving_square(dtype=dtype, value=200 if dtype == np.uint8 else 0.8)
+    v = float(frames[0][3, 0])
+    for mode in ("positive", "negative", "absolute"):
+        env = FrameDifferenceObservation(scripted(image_space(dtype=dtype), frames), mode=mode)
+        out = run(env, 5)
+        assert not out[0].any()  # no previous frame after a reset: no motion
+        for t in range(1, 5):
+            d = out[t]
+            assert d.dtype == dtype and d in env.observation_space
+            entered, left = d[3:5, t + 1], d[3:5, t - 1]  # column t+1 appeared, t-1 vanished
+            if t == 5 - 1:  # the last frame only fades (same place): only the decrease shows
+                continue
+            if mode == "positive":
+                assert (entered == v).all() and not left.any() and d.sum() == 2 * v
+            elif mode == "negative":
+                assert (left == v).all() and not entered.any() and d.sum() == 2 * v
+            else:
+                assert (entered == v).all() and (left == v).all() and d.sum() == 4 * v
+        fade = out[5]  # brightness halved in place: negative/absolute see it, positive does not
+        if mode == "positive":
+            assert not fade.any()
+        else:
+            np.testing.assert_allclose(fade[3:5, 4:6], v - frames[5][3, 4])
+
+
+def test_frame_difference_uint8_never_wraps(scripted):
+    frames = [np.full((2, 2), 10, np.uint8), np.full((2, 2), 250, np.uint8), np.full((2, 2), 0, np.uint8)]
+    env = FrameDifferenceObservation(scripted(image_space(2), frames), mode="positive")
+    out = run(env, 2)
+    assert (out[1] == 240).all() and (out[2] == 0).all()
+
+
+def test_frame_difference_resets_its_memory(scripted):
+    frames = moving_square()
+    env = FrameDifferenceObservation(scripted(image_space(), frames, episode_length=2))
+    run(env, 2)
+    assert not env.reset()[0].any()
+    assert env.step(0)[0].sum() == 2 * 200
+
+
+def test_binarize(scripted):
+    frame = np.array([[0, 87, 110, 111, 255]], np.uint8)
+    env = BinarizeObservation(scripted(gym.spaces.Box(0, 255, (1, 5), np.uint8), [frame]), threshold=110)
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(obs, [[0, 0, 0, 1, 1]])
+    assert obs.dtype == np.uint8 and env.observation_space == gym.spaces.Box(0, 1, (1, 5), np.uint8)
+    with pytest.raises(TypeError, match="threshold"):
+        BinarizeObservation(env, threshold="0")
+
+
+def test_crop_rows_cols_and_game_table(scripted):
+    frame = np.arange(210 * 160, dtype=np.int64).reshape(210, 160) % 256
+    space = gym.spaces.Box(0, 255, (210, 160), np.uint8)
+    env = CropObservation(scripted(space, [frame]), rows=(10, 20), cols=(5, 9))
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(obs, frame[10:20, 5:9])
+    assert env.observation_space.shape == (10, 4)
+    for game, (rows, cols) in PLAY_AREAS.items():
+        cropped = CropObservation(scripted(space, [frame]), game=game)
+        np.testing.assert_array_equal(cropped.reset(seed=0)[0], frame[slice(*rows), slice(*cols)])
+    rgb = CropObservation(scripted(gym.spaces.Box(0, 255, (210, 160, 3), np.uint8), [np.zeros((210, 160, 3))]),
+                          game="pong")  # fmt: skip
+    assert rgb.observation_space.shape == (160, 160, 3)
+
+
+def test_crop_errors(scripted):
+    space = gym.spaces.Box(0, 255, (210, 160), np.uint8)
+    env = scripted(space, [np.zeros((210, 160))])
+    with pytest.raises(ValueError, match=r"known games: \['breakout', 'pong', 'space_invaders'\]"):
+        CropObservation(env, game="tetris")
+    with pytest.raises(ValueError, match="not both"):
+        CropObservation(env, rows=(0, 10), game="pong")
+    with pytest.raises(ValueError, match="crop before resizing"):
+        CropObservation(scripted(gym.spaces.Box(0, 255, (84, 84), np.uint8), [np.zeros((84, 84))]), game="pong")
+    with pytest.raises(ValueError, match="0 <= start < stop <= 210"):
+        CropObservation(env, rows=(5, 300))
+    with pytest.raises(TypeError, match="pair of ints"):
+        CropObservation(env, cols=(0.5, 3))
+
+
+def test_stack_and_overlay_make_a_fading_trail(scripted):
+    frames = [f // 200 for f in moving_square()]  # binary frames, the square moving right
+    env = BinarizeObservation(scripted(image_space(), frames), threshold=0)
+    env = gym.wrappers.FrameStackObservation(env, 3, padding_type="zero")
+    env = OverlayObservation(env, weights=[0.25, 0.5, 1.0], reduce="max")
+    out = run(env, 3)[-1]  # after 3 steps: square at columns 3-4, earlier at 2-3 and 1-2
+    np.testing.assert_allclose(out[3, :6], [0.0, 0.25, 0.5, 1.0, 1.0, 0.0])
+    assert out.dtype == np.float32 and out in env.observation_space
+    assert env.observation_space == gym.spaces.Box(0.0, 1.0, (8, 8), np.float32)
+
+
+def test_overlay_sum_and_bounds(scripted):
+    stack = np.array([[1.0, 0.0], [1.0, 1.0]], np.float32)  # k = 2 frames of 2 pixels
+    env = OverlayObservation(scripted(gym.spaces.Box(0.0, 1.0, (2, 2)), [stack]), weights=[0.5, 2.0], reduce="sum")
+    np.testing.assert_allclose(env.reset(seed=0)[0], [2.5, 2.0])
+    np.testing.assert_allclose(env.observation_space.high, [2.5, 2.5])
+    base = scripted(gym.spaces.Box(0.0, 1.0, (2, 2)), [stack])
+    for weights, match in (([1.0], "one entry per stacked frame"), ([1.0, -1.0], ">= 0"), ([0, 0], "not all 0")):
+        with pytest.raises(ValueError, match=match):
+            OverlayObservation(base, weights=weights)
+    with pytest.raises(ValueError, match="reduce"):
+        OverlayObservation(base, weights=[1, 1], reduce="mean")
+
+
+def test_check_env_on_a_synthetic_chain(scripted):
+    env = FrameDifferenceObservation(BinarizeObservation(scripted(image_space(), moving_square()), 0))
+    env = OverlayObservation(gym.wrappers.FrameStackObservation(env, 2, padding_type="zero"), [0.5, 1.0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env, skip_render_check=True)
+    assert [str(w.message) for w in caught if "different from the unwrapped" not in str(w.message)] == []
+
+
+class FakeAle(gym.Env):
+    """Mimics the ALE interface FireOnReset uses; records the actions and loses a life on action 3."""
+
+    metadata = {"render_modes": []}  # noqa: RUF012
+
+    def __init__(self, meanings=("NOOP", "FIRE", "RIGHT", "LEFT")):
+        self.observation_space = gym.spaces.Box(0, 255, (1,), np.uint8)
+        self.action_space = gym.spaces.Discrete(len(meanings))
+        self.meanings = list(meanings)
+        self.actions = []
+        self.ale = self
+        self._lives = 3
+
+    def get_action_meanings(self):
+        return self.meanings
+
+    def lives(self):
+        return self._lives
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.actions.append("reset")
+        self._lives = 3
+        return np.zeros(1, np.uint8), {"lives": self._lives}
+
+    def step(self, action):
+        self.actions.append(int(action))
+        if action == 3:
+            self._lives -= 1
+        reward = 1.0 if action == 1 else 0.0
+        return np.full(1, len(self.actions), np.uint8), reward, self._lives == 0, False, {"lives": self._lives}
+
+
+def test_fire_on_reset_and_on_life_loss():
+    fake = FakeAle()
+    env = FireOnReset(fake, on_life_loss=True)
+    obs, info = env.reset(seed=0)
+    assert fake.actions == ["reset", 1] and obs[0] == 2 and info["lives"] == 3
+    _, reward, terminated, truncated, _ = env.step(2)
+    assert fake.actions[-1] == 2 and reward == 0.0
+    _, reward, terminated, truncated, _ = env.step(3)  # a life lost: FIRE follows
+    assert fake.actions[-2:] == [3, 1] and reward == 1.0 and not (terminated or truncated)
+    env.step(3)
+    _, _, terminated, truncated, _ = env.step(3)  # the last life: episode over, no FIRE
+    assert terminated and not truncated and fake.actions[-1] == 3
+
+    plain = FireOnReset(FakeAle(), on_life_loss=False)
+    plain.reset(seed=0)
+    plain.step(3)
+    assert plain.env.actions == ["reset", 1, 3]
+
+
+def test_fire_on_reset_needs_fire():
+    with pytest.raises(ValueError, match="action 1 is FIRE"):
+        FireOnReset(FakeAle(("NOOP", "UP", "DOWN")))
