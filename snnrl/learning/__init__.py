@@ -1,5 +1,25 @@
 """Plasticity rules (they work on any connection through its interface) and reward signals."""
 
+from snnrl.learning.adapters import ConnectionAdapter, DenseAdapter, adapter_for, register_adapter
 from snnrl.learning.base import LearningRule
+from snnrl.learning.rewards import MovingAverageRPE, RawReward, RewardSignal, TDError
+from snnrl.learning.rules import MSTDP, MSTDPET, Hebbian, NoOp, PostPre, Rmax, WeightDependentPostPre
 
-__all__ = ["LearningRule"]
+__all__ = [
+    "MSTDP",
+    "MSTDPET",
+    "ConnectionAdapter",
+    "DenseAdapter",
+    "Hebbian",
+    "LearningRule",
+    "MovingAverageRPE",
+    "NoOp",
+    "PostPre",
+    "RawReward",
+    "RewardSignal",
+    "Rmax",
+    "TDError",
+    "WeightDependentPostPre",
+    "adapter_for",
+    "register_adapter",
+]

@@ -1,0 +1,553 @@
+r"""Connection adapters: where a rule's maths meets one connection type's weights.
+
+Every rule in :mod:`snnrl.learning.rules` is written once, in terms of three operations on
+presynaptic quantities ``pre`` ``(B, *source.shape)`` and postsynaptic quantities ``post``
+``(B, *target.shape)``:
+
+* :meth:`ConnectionAdapter.correlation`: the batch-weighted sum of correlations
+  ``sum_b g_b correlate(pre_b, post_b)``, a weight-shaped tensor (a two-factor weight change);
+* :meth:`ConnectionAdapter.accumulate` / :meth:`ConnectionAdapter.add_batch_weighted`: a
+  per-batch-element eligibility ``(B, *weight.shape)`` that correlations are added to, and the
+  weight change ``sum_b g_b z_b`` it produces;
+* :meth:`ConnectionAdapter.stdp_eligibility`: the eligibility trace of pair-based STDP
+  (Florian 2007's ``z``), the costly part of MSTDPET.
+
+:class:`ConnectionAdapter` implements them for **any** connection with the connection interface
+only (``correlate``, ``apply_update``), so every connection type works. A connection type may
+have a faster adapter: it is found in a registry keyed by the connection's exact class
+(:func:`register_adapter`, :func:`adapter_for`). We chose a registry over a capability method on
+the connection classes so that connection classes stay free of rule-specific code (their authors
+implement ``correlate`` and are done) and rules never dispatch on classes: a rule asks
+``adapter_for(connection)`` once, in ``bind``. A subclass of a registered type gets the generic
+adapter unless it registers one itself (it may have changed the weight layout).
+
+The dense :class:`~snnrl.network.connections.Connection` has :class:`DenseAdapter`: correlations
+are matrix products instead of per-batch outer products, and on CPU the STDP eligibility is kept
+in a factorised form that each step touches only the rows of presynaptic neurons that spiked
+(see :class:`FactorizedSTDPEligibility`). Tests check that both adapters give the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from snnrl.network.connections.base import AbstractConnection
+
+__all__ = [
+    "ConnectionAdapter",
+    "DenseAdapter",
+    "FactorizedSTDPEligibility",
+    "STDPEligibility",
+    "ScaledSTDPEligibility",
+    "STDPParameters",
+    "adapter_for",
+    "register_adapter",
+]
+
+#: A batch weight: a number (same for every batch element) or a ``(B,)`` tensor.
+BatchWeight = float | Tensor
+
+_ADAPTERS: dict[type, type[ConnectionAdapter]] = {}
+_BUILTINS_LOADED = False
+
+
+def register_adapter(connection_type: type, adapter_type: type[ConnectionAdapter]) -> None:
+    """Use ``adapter_type`` for connections whose exact class is ``connection_type``."""
+    if not isinstance(adapter_type, type) or not issubclass(adapter_type, ConnectionAdapter):
+        raise TypeError(f"adapter_type must be a ConnectionAdapter subclass, got {adapter_type!r}")
+    _ADAPTERS[connection_type] = adapter_type
+
+
+def _load_builtins() -> None:
+    # Deferred: snnrl.network imports snnrl.learning.base, so this module cannot import the
+    # connection classes at import time.
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        from snnrl.network.connections.dense import Connection
+
+        _ADAPTERS.setdefault(Connection, DenseAdapter)
+        _BUILTINS_LOADED = True
+
+
+def adapter_for(connection: AbstractConnection) -> ConnectionAdapter:
+    """The adapter registered for ``type(connection)``, else the generic :class:`ConnectionAdapter`."""
+    _load_builtins()
+    return _ADAPTERS.get(type(connection), ConnectionAdapter)(connection)
+
+
+def _flat(x: Tensor) -> Tensor:
+    """``(B, *shape)`` -> ``(B, n)`` (a view when possible)."""
+    return x.reshape(x.shape[0], -1)
+
+
+class STDPParameters:
+    r"""Constants of pair-based STDP with traces (Florian 2007), discretised for one step ``dt``.
+
+    Attributes:
+        decay_plus, decay_minus, decay_e: ``exp(-dt / tc)`` for ``P+``, ``P-`` and ``z``.
+        a_plus, a_minus: trace increments per pre / post spike.
+        nu_pre, nu_post: learning rates of the pre-triggered (``s_pre x P-``) and
+            post-triggered (``P+ x s_post``) terms of ``zeta``.
+        tc_e: eligibility time constant (ms); ``z`` receives ``zeta / tc_e``.
+    """
+
+    __slots__ = ("a_minus", "a_plus", "decay_e", "decay_minus", "decay_plus", "nu_post", "nu_pre", "tc_e")
+
+    def __init__(self, *, tc_plus: float, tc_minus: float, tc_e: float, a_plus: float, a_minus: float,
+                 nu_pre: float, nu_post: float, dt: float) -> None:
+        self.decay_plus = math.exp(-dt / tc_plus)
+        self.decay_minus = math.exp(-dt / tc_minus)
+        self.decay_e = math.exp(-dt / tc_e)
+        self.a_plus, self.a_minus = float(a_plus), float(a_minus)
+        self.nu_pre, self.nu_post = float(nu_pre), float(nu_post)
+        self.tc_e = float(tc_e)
+
+
+class STDPEligibility(nn.Module):
+    r"""Eligibility trace of pair-based STDP, per batch element (the plain equations).
+
+    Each :meth:`step`, with this step's spikes ``s_pre``, ``s_post``:
+
+    .. math::
+        P^+ &\leftarrow P^+ e^{-dt/\tau_+} + A_+ s_{pre}, \qquad
+        P^- \leftarrow P^- e^{-dt/\tau_-} + A_- s_{post}, \\
+        \zeta &= \nu_{post}\, P^+ \otimes s_{post} + \nu_{pre}\, s_{pre} \otimes P^-, \qquad
+        z \leftarrow z\, e^{-dt/\tau_z} + \zeta / \tau_z
+
+    with ``⊗`` the connection's ``correlate``. :meth:`apply` adds ``sum_b g_b z_b`` to the
+    weights. Buffers: ``p_plus`` ``(B, *source.shape)``, ``p_minus`` ``(B, *target.shape)``,
+    ``z`` ``(B, *weight.shape)``.
+    """
+
+    def __init__(self, adapter: ConnectionAdapter, params: STDPParameters, batch_size: int) -> None:
+        super().__init__()
+        self.adapter = adapter
+        self.params = params
+        self.batch_size = 0
+        self.resize(batch_size)
+
+    def resize(self, batch_size: int) -> None:
+        """(Re)allocate zeroed state for ``batch_size`` batch elements."""
+        conn = self.adapter.connection
+        like = conn.weight
+        self.batch_size = batch_size
+        self.register_buffer("p_plus", like.new_zeros((batch_size, *conn.source.shape)))
+        self.register_buffer("p_minus", like.new_zeros((batch_size, *conn.target.shape)))
+        self.register_buffer("z", like.new_zeros((batch_size, *like.shape)))
+
+    def reset(self, mask: Tensor | None = None) -> None:
+        """Zero the state of all batch elements or of those where ``mask`` is True."""
+        for buf in (self.p_plus, self.p_minus, self.z):
+            if mask is None:
+                buf.zero_()
+            else:
+                buf[mask] = 0.0
+
+    def step(self, s_pre: Tensor, s_post: Tensor) -> None:
+        """Advance traces and eligibility by one step. Shape: ``(B, *source.shape)``, ``(B, *target.shape)``."""
+        p = self.params
+        dtype = self.z.dtype
+        self.p_plus.mul_(p.decay_plus).add_(s_pre.to(dtype), alpha=p.a_plus)
+        self.p_minus.mul_(p.decay_minus).add_(s_post.to(dtype), alpha=p.a_minus)
+        self.z.mul_(p.decay_e)
+        if p.nu_post:
+            self.adapter.accumulate(self.z, self.p_plus, s_post.to(dtype), p.nu_post / p.tc_e)
+        if p.nu_pre:
+            self.adapter.accumulate(self.z, s_pre.to(dtype), self.p_minus, p.nu_pre / p.tc_e)
+
+    def apply(self, g: BatchWeight) -> None:
+        """Add ``sum_b g_b z_b`` to the connection's weights (with its decay and constraints)."""
+        self.adapter.add_batch_weighted(self.z, g)
+
+    def traces(self) -> tuple[Tensor, Tensor]:
+        """``(P+, P-)`` as true values. Shape: ``(B, *source.shape)``, ``(B, *target.shape)``."""
+        return self.p_plus, self.p_minus
+
+    def value(self) -> Tensor:
+        """The eligibility ``z`` as a true value. Shape: ``(B, *weight.shape)``."""
+        return self.z
+
+
+class _ScaledSTDPEligibility(STDPEligibility):
+    """Shared bookkeeping of the dense eligibilities: decays as global scales.
+
+    ``P+ = A p``, ``P- = M m``, ``z = E z~`` with ``A = e^{-n dt/tau+}``, ``M = e^{-n dt/tau-}``,
+    ``E = e^{-n dt/tau_z}`` after ``n`` steps since the last renormalisation: a step multiplies
+    three Python floats instead of touching every entry, and increments are divided by the
+    current scale. When a scale falls below ``1e-4`` (every ~9 time constants) the state is
+    renormalised to true values and the scales reset to 1. The scales are ``extra_state``.
+    """
+
+    _MIN_SCALE = 1e-4
+
+    def _reset_scales(self) -> None:
+        self._scales = [1.0, 1.0, 1.0]  # A, M, E
+
+    def get_extra_state(self) -> dict[str, list[float]]:
+        return {"scales": list(self._scales)}
+
+    def set_extra_state(self, state: dict[str, list[float]]) -> None:
+        self._scales = [float(v) for v in state["scales"]]
+
+    def _small(self) -> bool:
+        a, mm, e = self._scales
+        low = self._MIN_SCALE
+        return a < low or mm < low or e < low
+
+    def _views(self) -> None:
+        """Views of the buffers used every step (rebuilt when ``.to()`` replaces the buffers)."""
+
+    def _apply(self, fn, recurse: bool = True):  # type: ignore[no-untyped-def]  # nn.Module's signature
+        out = super()._apply(fn, recurse)
+        self._views()
+        return out
+
+    def traces(self) -> tuple[Tensor, Tensor]:
+        conn = self.adapter.connection
+        a, mm, _ = self._scales
+        b = self.batch_size
+        return (self.p * a).view(b, *conn.source.shape), (self.m * mm).view(b, *conn.target.shape)
+
+
+class ScaledSTDPEligibility(_ScaledSTDPEligibility):
+    r"""STDP eligibility of a small dense ``(n_pre, n_post)`` weight: plain equations, global scales.
+
+    One step is five tensor operations and no decay pass: the scaled traces live in the first
+    column of ``left`` ``(B, n_pre, 2)`` (``p``) and the second row of ``right``
+    ``(B, 2, n_post)`` (``m``); the other column/row receive this step's spikes times the
+    weight of their ``zeta`` term, so that one batched product adds both terms,
+    ``z~ += left @ right = beta p ⊗ s_post + mu s_pre ⊗ m``
+    (``beta = nu_post A / (tau_z E)``, ``mu = nu_pre M / (tau_z E)``). A reward adds
+    ``E sum_b g_b z~_b`` to the weights in one pass. Buffers: ``left``, ``right``, ``zs``
+    ``(B, n_pre, n_post)`` (the scaled ``z~``).
+    """
+
+    def resize(self, batch_size: int) -> None:
+        like = self.adapter.connection.weight
+        n_pre, n_post = like.shape
+        self.batch_size = batch_size
+        self.register_buffer("left", like.new_zeros((batch_size, n_pre, 2)))
+        self.register_buffer("right", like.new_zeros((batch_size, 2, n_post)))
+        self.register_buffer("zs", like.new_zeros((batch_size, n_pre, n_post)))
+        self._reset_scales()
+        self._views()
+
+    def _views(self) -> None:
+        """Views of the buffers used every step (rebuilt when the buffers are replaced)."""
+        left, right = self._buffers["left"], self._buffers["right"]
+        b = left.shape[0]
+        self._v = {"p": left[:, :, 0], "pre": left[:, :, 1], "post": right[:, 0, :], "m": right[:, 1, :],
+                   "z0": self._buffers["zs"][0] if b == 1 else None, "left0": left[0], "right0": right[0]}
+
+    @property
+    def p(self) -> Tensor:
+        """The scaled presynaptic trace ``p`` ``(B, n_pre)`` (``P+ = A p``)."""
+        return self._v["p"]
+
+    @property
+    def m(self) -> Tensor:
+        """The scaled postsynaptic trace ``m`` ``(B, n_post)`` (``P- = M m``)."""
+        return self._v["m"]
+
+    def reset(self, mask: Tensor | None = None) -> None:
+        for buf in (self.left, self.right, self.zs):
+            if mask is None:
+                buf.zero_()
+            else:
+                buf[mask] = 0.0
+        if mask is None:
+            self._reset_scales()
+
+    def _renormalize(self) -> None:
+        a, mm, e = self._scales
+        self.zs.mul_(e)
+        self._v["p"].mul_(a)
+        self._v["m"].mul_(mm)
+        self._reset_scales()
+
+    def step(self, s_pre: Tensor, s_post: Tensor) -> None:
+        prm, scales, v = self.params, self._scales, self._v
+        a = scales[0] = scales[0] * prm.decay_plus
+        mm = scales[1] = scales[1] * prm.decay_minus
+        e = scales[2] = scales[2] * prm.decay_e
+        p_slot, post_slot = v["pre"], v["post"]
+        b = p_slot.shape[0]
+        pre = s_pre.view(b, -1) if s_pre.is_contiguous() else s_pre.reshape(b, -1)
+        post = s_post.view(b, -1) if s_post.is_contiguous() else s_post.reshape(b, -1)
+        beta = prm.nu_post * a / (prm.tc_e * e)
+        mu = prm.nu_pre * mm / (prm.tc_e * e)
+        torch.mul(pre, mu, out=p_slot)
+        torch.mul(post, beta, out=post_slot)
+        # the traces include this step's spikes before they enter zeta
+        if prm.a_plus:
+            if mu:
+                v["p"].add_(p_slot, alpha=prm.a_plus / (a * mu))
+            else:
+                v["p"].add_(pre.to(p_slot.dtype), alpha=prm.a_plus / a)
+        if prm.a_minus:
+            if beta:
+                v["m"].add_(post_slot, alpha=prm.a_minus / (mm * beta))
+            else:
+                v["m"].add_(post.to(post_slot.dtype), alpha=prm.a_minus / mm)
+        if b == 1:
+            v["z0"].addmm_(v["left0"], v["right0"])
+        else:
+            self._buffers["zs"].baddbmm_(self._buffers["left"], self._buffers["right"])
+        if a < self._MIN_SCALE or mm < self._MIN_SCALE or e < self._MIN_SCALE:
+            self._renormalize()
+
+    def apply(self, g: BatchWeight) -> None:
+        self.adapter.add_batch_weighted(self.zs, g * self._scales[2])
+
+    def value(self) -> Tensor:
+        return self.zs * self._scales[2]
+
+
+class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
+    r"""STDP eligibility of a large dense ``(n_pre, n_post)`` weight, updated only where spikes occur.
+
+    Same equations as :class:`STDPEligibility`, stored so that a step costs
+    ``O(k_pre * n_post + n_pre + n_post)`` for ``k_pre`` presynaptic spikes instead of
+    ``O(n_pre * n_post)``:
+
+    * every decay is a global scale (see :class:`_ScaledSTDPEligibility`): ``P+ = A p``,
+      ``P- = M m``, ``z = E z~``;
+    * the post-triggered term ``sum_s beta_s p(s) ⊗ s_post(s)`` (``beta = nu_post A / (tau_z E)``),
+      which would touch whole columns, is rewritten with the cumulative post vector
+      ``c(t) = sum_{s<=t} beta_s s_post(s)`` as ``p(t) ⊗ c(t) - sum_{s'} u(s') ⊗ c(s'-1)`` where
+      ``u(s') = A_+ s_pre(s') / A(s')`` are the increments of ``p``. So
+      ``z~ = p ⊗ c + K`` where ``K`` changes only in the rows of presynaptic spikes:
+
+      .. math:: K_{i\cdot} \mathrel{+}= s_{pre,i}\,\big(\mu\, m - \tfrac{A_+}{A}\, c_{prev}\big),
+                \qquad \mu = \nu_{pre} M / (\tau_z E).
+
+    Folding (``K += p ⊗ c``, ``c = 0``: one pass) keeps ``z~`` and is done before each weight
+    update, which is then one fused pass ``w += E sum_b g_b K_b``; it bounds the round-off of
+    the difference ``p ⊗ c - sum u ⊗ c`` too. Renormalisation (every ~9 time constants) folds,
+    then rescales to true values. Buffers: ``p``, ``m``, ``c`` ``(B, n)``, ``k``
+    ``(B, n_pre, n_post)``.
+    """
+
+    def resize(self, batch_size: int) -> None:
+        conn = self.adapter.connection
+        like = conn.weight
+        n_pre, n_post = like.shape
+        self.batch_size = batch_size
+        self.register_buffer("p", like.new_zeros((batch_size, n_pre)))
+        self.register_buffer("m", like.new_zeros((batch_size, n_post)))
+        self.register_buffer("c", like.new_zeros((batch_size, n_post)))
+        self.register_buffer("k", like.new_zeros((batch_size, n_pre, n_post)))
+        self.register_buffer("_ones", like.new_ones(batch_size * n_pre), persistent=False)
+        self._reset_scales()
+        self._folded = True  # c == 0
+        self._views()
+
+    def reset(self, mask: Tensor | None = None) -> None:
+        for buf in (self.p, self.m, self.c, self.k):
+            if mask is None:
+                buf.zero_()
+            else:
+                buf[mask] = 0.0
+        if mask is None:
+            self._reset_scales()
+            self._folded = True
+
+    def set_extra_state(self, state: dict[str, list[float]]) -> None:
+        super().set_extra_state(state)
+        self._folded = False
+
+    def fold(self) -> None:
+        """``K += p ⊗ c``, ``c = 0`` (``z~`` unchanged)."""
+        if not self._folded:
+            self.k.addcmul_(self.p.unsqueeze(2), self.c.unsqueeze(1))
+            self.c.zero_()
+            self._folded = True
+
+    def _renormalize(self) -> None:
+        self.fold()
+        a, mm, e = self._scales
+        self.k.mul_(e)
+        self.p.mul_(a)
+        self.m.mul_(mm)
+        self._reset_scales()
+
+    def _views(self) -> None:
+        buffers = self._buffers
+        m = buffers["m"]
+        self._v = {"p": buffers["p"].view(-1), "k": buffers["k"].view(-1, m.shape[1]), "ones": buffers["_ones"]}
+
+    def step(self, s_pre: Tensor, s_post: Tensor) -> None:
+        prm, scales, buffers, v = self.params, self._scales, self._buffers, self._v
+        a = scales[0] = scales[0] * prm.decay_plus
+        mm = scales[1] = scales[1] * prm.decay_minus
+        e = scales[2] = scales[2] * prm.decay_e
+        m, c = buffers["m"], buffers["c"]
+        b, n_post = m.shape
+        post = (s_post.view(b, n_post) if s_post.is_contiguous() else s_post.reshape(b, n_post)).to(m.dtype)
+        if prm.a_minus:
+            m.add_(post, alpha=prm.a_minus / mm)
+        flat = s_pre.view(-1) if s_pre.is_contiguous() else s_pre.reshape(-1)
+        idx = flat.nonzero().view(-1)
+        k = idx.shape[0]
+        if k:
+            spiking = flat.dtype == torch.bool
+            values = None if spiking else flat.index_select(0, idx).to(m.dtype)
+            if prm.a_plus:  # p += (A+ / A) s_pre, only where s_pre != 0
+                v["p"].index_add_(0, idx, v["ones"][:k] if spiking else values, alpha=prm.a_plus / a)
+            mu = prm.nu_pre * mm / (prm.tc_e * e)
+            kappa = prm.a_plus / a
+            # the row added for every presynaptic spike of batch element b: mu * m_b - kappa * c_b
+            if self._folded:
+                rows = m * mu
+            elif mu:
+                rows = torch.add(m, c, alpha=-kappa / mu).mul_(mu)
+            else:
+                rows = c * -kappa
+            if b == 1 and spiking:
+                v["k"].index_put_((idx,), rows.view(n_post), accumulate=True)
+            else:
+                rows = rows.index_select(0, torch.div(idx, flat.shape[0] // b, rounding_mode="floor"))
+                if not spiking:
+                    rows.mul_(values.unsqueeze(1))
+                v["k"].index_put_((idx,), rows, accumulate=True)
+        if prm.nu_post:
+            c.add_(post, alpha=prm.nu_post * a / (prm.tc_e * e))
+            self._folded = False
+        if a < self._MIN_SCALE or mm < self._MIN_SCALE or e < self._MIN_SCALE:
+            self._renormalize()
+
+    def apply(self, g: BatchWeight) -> None:
+        self.fold()
+        self.adapter.add_batch_weighted(self.k, g * self._scales[2])
+
+    def value(self) -> Tensor:
+        return torch.baddbmm(self.k, self.p.unsqueeze(2), self.c.unsqueeze(1)) * self._scales[2]
+
+
+class ConnectionAdapter:
+    """Generic adapter: works on any connection through ``correlate`` and ``apply_update``.
+
+    Args:
+        connection: the connection whose weights the rule changes.
+    """
+
+    def __init__(self, connection: AbstractConnection) -> None:
+        self.connection = connection
+
+    def correlation(self, terms: Sequence[tuple[Tensor, Tensor, BatchWeight]]) -> Tensor:
+        """``sum over terms of sum_b g_b correlate(pre_b, post_b)``.
+
+        Args:
+            terms: ``(pre, post, g)`` triples; ``g`` a number or a ``(B,)`` tensor.
+
+        Shape:
+            ``pre``: ``(B, *source.shape)``; ``post``: ``(B, *target.shape)``; output
+            ``weight.shape``.
+        """
+        total: Tensor | None = None
+        for pre, post, g in terms:
+            corr = self.connection.correlate(pre, post)
+            if isinstance(g, Tensor):
+                part = torch.tensordot(g.to(corr.dtype), corr, dims=1)
+            else:
+                part = corr.sum(0) * g
+            total = part if total is None else total.add_(part)
+        assert total is not None, "correlation() needs at least one term"
+        return total
+
+    def accumulate(self, z: Tensor, pre: Tensor, post: Tensor, alpha: float) -> None:
+        """``z += alpha * correlate(pre, post)`` for every batch element.
+
+        Shape:
+            ``z``: ``(B, *weight.shape)``; ``pre``, ``post``: as :meth:`correlation`.
+        """
+        z.add_(self.connection.correlate(pre, post), alpha=alpha)
+
+    def weight_change(self, z: Tensor, g: BatchWeight) -> Tensor:
+        """``sum_b g_b z_b``. Shape: ``z`` ``(B, *weight.shape)``; output ``weight.shape``."""
+        if isinstance(g, Tensor):
+            return torch.tensordot(g.to(z.dtype), z, dims=1)
+        return z.sum(0) * g
+
+    def add_batch_weighted(self, z: Tensor, g: BatchWeight) -> None:
+        """Add ``sum_b g_b z_b`` to the weights (``apply_update``: decay and constraints follow)."""
+        self.connection.apply_update(self.weight_change(z, g))
+
+    def apply_update(self, dw: Tensor) -> None:
+        """``connection.apply_update(dw)``."""
+        self.connection.apply_update(dw)
+
+    def stdp_eligibility(self, params: STDPParameters, batch_size: int) -> STDPEligibility:
+        """A new pair-STDP eligibility for this connection (the plain equations)."""
+        return STDPEligibility(self, params, batch_size)
+
+
+class DenseAdapter(ConnectionAdapter):
+    """Adapter of the dense :class:`~snnrl.network.connections.Connection` (``weight (n_pre, n_post)``).
+
+    * correlations are ``(g * pre)^T @ post`` matrix products, not ``(B, n_pre, n_post)`` outer
+      products;
+    * eligibilities are accumulated with batched rank-one updates (``baddbmm``);
+    * ``sum_b g_b z_b`` is added to the weights in one fused pass (``addmv``/``add_``) followed
+      by the connection's weight decay and ``constrain()`` -- the same steps, in the same order,
+      as ``apply_update``, without materialising the change;
+    * the pair-STDP eligibility keeps its decays as global scales: a
+      :class:`ScaledSTDPEligibility` (two rank-one updates per step) for weights of at most
+      ``factorize_above`` entries, else, on CPU, a :class:`FactorizedSTDPEligibility` that
+      touches only the rows of spiking presynaptic neurons (on GPU the plain
+      :class:`STDPEligibility`, whose dense updates suit the device).
+    """
+
+    def correlation(self, terms: Sequence[tuple[Tensor, Tensor, BatchWeight]]) -> Tensor:
+        out: Tensor | None = None
+        dtype = self.connection.weight.dtype
+        for pre, post, g in terms:
+            a = _flat(pre).to(dtype)
+            b = _flat(post).to(dtype)
+            if isinstance(g, Tensor):
+                a = a * g.to(dtype).unsqueeze(1)
+                alpha = 1.0
+            else:
+                alpha = float(g)
+            if out is None:
+                out = torch.mm(a.t(), b)
+                if alpha != 1.0:
+                    out.mul_(alpha)
+            else:
+                out.addmm_(a.t(), b, alpha=alpha)
+        assert out is not None, "correlation() needs at least one term"
+        return out
+
+    def accumulate(self, z: Tensor, pre: Tensor, post: Tensor, alpha: float) -> None:
+        dtype = z.dtype
+        z.baddbmm_(_flat(pre).to(dtype).unsqueeze(2), _flat(post).to(dtype).unsqueeze(1), alpha=alpha)
+
+    def add_batch_weighted(self, z: Tensor, g: BatchWeight) -> None:
+        conn = self.connection
+        w = conn.weight.data
+        if isinstance(g, Tensor):
+            w.view(-1).addmv_(z.reshape(z.shape[0], -1).t(), g.to(w.dtype))
+        elif z.shape[0] == 1:
+            w.add_(z[0], alpha=g)
+        else:
+            w.view(-1).addmv_(z.reshape(z.shape[0], -1).t(), w.new_full((z.shape[0],), g))
+        if conn.weight_decay:
+            w.mul_(1.0 - conn.weight_decay)
+        conn.constrain()
+
+    #: Weights with more entries than this get the factorised eligibility (on CPU).
+    factorize_above = 1 << 14
+
+    def stdp_eligibility(self, params: STDPParameters, batch_size: int) -> STDPEligibility:
+        w = self.connection.weight
+        if w.numel() <= self.factorize_above:
+            return ScaledSTDPEligibility(self, params, batch_size)
+        if w.is_cpu:
+            return FactorizedSTDPEligibility(self, params, batch_size)
+        return STDPEligibility(self, params, batch_size)
