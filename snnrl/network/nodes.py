@@ -13,6 +13,7 @@ State variables are readable as attributes (``layer.v``, ``layer.s``) and listed
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NamedTuple
 
@@ -85,7 +86,7 @@ def _positive(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be > 0, got {value!r}")
 
 
-class Nodes(nn.Module):
+class Nodes(nn.Module, ABC):
     """Base class of neuron populations.
 
     Args:
@@ -169,9 +170,9 @@ class Nodes(nn.Module):
         """Model state at rest for a batch. Tensors ``(B, *shape)``."""
         return None
 
+    @abstractmethod
     def _advance(self, x: Tensor | None, state: Any) -> tuple[Tensor, Any]:
         """Call the model's pure step function: ``(x, state) -> (spikes, new_state)``."""
-        raise NotImplementedError
 
     def _like(self) -> Tensor:
         """An empty tensor with the population's device and dtype."""
