@@ -10,6 +10,16 @@ It reads what it needs through the connection interface only (``connection.sourc
 one rule works on every connection type. Its state (traces, eligibility) lives in buffers (so it
 is in ``state_dict`` and moves with ``.to()``), has a batch dimension, and is cleared by
 ``reset_state_variables()``, for all batch elements or only those selected by a mask.
+
+Delayed reward. An agent chooses an action from a window of ``T`` steps and learns the reward
+only after the environment has stepped. It runs the window with ``reward=0.0`` (three-factor
+rules then only build their eligibility) and then delivers the modulator once::
+
+    rule.deliver(connection, modulator)      # usually through Network.deliver_reward
+
+so that the reward reaches the eligibility built by the spikes that chose the action (and not
+the next observation's). A delivery is an impulse: it changes the weights by the modulator times
+the rule's current eligibility (see each rule's ``deliver``). Two-factor rules ignore it.
 """
 
 from __future__ import annotations
@@ -38,6 +48,17 @@ class LearningRule(nn.Module, ABC):
         Args:
             connection: the connection this rule is attached to.
             reward: the network's modulator for this step: None, a number, or a ``(B,)`` tensor.
+        """
+
+    def deliver(self, connection: AbstractConnection, modulator: float | Tensor) -> None:
+        """Apply a modulator delivered once, now, to the eligibility built so far.
+
+        The default does nothing (two-factor rules have no eligibility to modulate);
+        three-factor rules override it.
+
+        Args:
+            connection: the connection this rule is attached to.
+            modulator: a number or a ``(B,)`` tensor (one value per batch element).
         """
 
     def reset_state_variables(self, mask: Tensor | None = None) -> None:

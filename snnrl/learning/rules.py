@@ -23,6 +23,15 @@ Options every rule honours:
   still lets weights decay, as in BindsNET);
 * learning is on while the network is in training mode (``network.train(False)`` stops it).
 
+Delayed reward (:meth:`~snnrl.learning.base.LearningRule.deliver`, called by
+``Network.deliver_reward(m)``): the three-factor rules apply a modulator ``m`` (a number or a
+``(B,)`` tensor) once, as an impulse, to the eligibility they hold at that moment:
+``Δw = R_b(m_b e_b)`` with ``e`` = MSTDP's last ``ζ``, MSTDPET's ``z`` or R-max's ``nu e``
+(see each rule). It is what holding ``reward = m / dt`` for one more step would do, without
+advancing the traces. A window run with ``reward=0.0`` followed by ``deliver(m)`` is how an
+agent gives the reward of an action to the spikes that chose it. Two-factor rules and
+:class:`NoOp` ignore deliveries (they learn without a modulator).
+
 State (traces, eligibility) is held by the rule in buffers with a batch dimension, sized in
 ``bind`` from the source population's batch size and re-allocated, zeroed, when a step sees a
 different batch size; ``reset_state_variables(mask)`` clears it for all batch elements or the
@@ -375,6 +384,25 @@ class _ModulatedRule(_Rule):
             return None
         return float(reward) * self._batch_scale()
 
+    def deliver(self, connection: AbstractConnection, modulator: float | Tensor) -> None:
+        """Apply ``modulator`` (a number or a ``(B,)`` tensor) once to the current eligibility.
+
+        See the module docstring; each rule documents its equation. A zero modulator changes
+        nothing (not even the connection's weight decay).
+        """
+        if connection is not self.__dict__["_connection"]:
+            raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
+        if modulator is None:
+            raise ValueError(f"{type(self).__name__}.deliver needs a modulator (a number or a "
+                             f"({self.batch_size},) tensor), got None")
+        g = self._modulation(modulator)
+        if g is not None:
+            self._deliver(connection, g)
+
+    def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
+        """Apply the batch-weighted modulator ``g`` (``R_b`` weights included)."""
+        raise NotImplementedError
+
 
 @register("rule")
 class MSTDP(_ModulatedRule):
@@ -441,6 +469,19 @@ class MSTDP(_ModulatedRule):
         dtype = p_plus.dtype
         self._update(self.adapter.correlation([(p_plus, s_post.to(dtype), g * self.nu_post),
                                               (s_pre.to(dtype), p_minus, g * self.nu_pre)]))
+
+    def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
+        r"""``Δw = R_b(m_b ζ_b)`` with ``ζ`` of the last step (its spikes, still held by the
+        populations, and the current traces). MSTDP has no eligibility trace, so only
+        coincidences in the last step of the window are rewarded; prefer :class:`MSTDPET` for
+        delayed rewards."""
+        s_pre, s_post = connection.source.s, connection.target.s
+        if s_pre.shape[0] != self.batch_size:
+            raise ValueError(f"MSTDP.deliver: the populations hold a batch of {s_pre.shape[0]} but the rule's "
+                             f"state has {self.batch_size}; run the network before delivering a reward")
+        dtype = self.p_plus.dtype
+        self._update(self.adapter.correlation([(self.p_plus, s_post.to(dtype), g * self.nu_post),
+                                              (s_pre.to(dtype), self.p_minus, g * self.nu_pre)]))
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, a_plus={self.a_plus}, a_minus={self.a_minus}, "
@@ -526,6 +567,13 @@ class MSTDPET(_ModulatedRule):
         if self.normalize:
             connection.normalize()
 
+    def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
+        r"""``Δw = R_b(m_b z_b)``: the modulator times the eligibility ``z`` as it is now
+        (``eligibility.value()``), then the connection's decay, bounds and normalisation."""
+        self.eligibility.apply(g)
+        if self.normalize:
+            connection.normalize()
+
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, a_plus={self.a_plus}, a_minus={self.a_minus}, "
                 f"tc_plus={self.tc_plus}, tc_minus={self.tc_minus}, tc_e_trace={self.tc_e_trace}")
@@ -603,6 +651,12 @@ class Rmax(_ModulatedRule):
             self._idle()
             return
         self.adapter.add_batch_weighted(self.e, g * (self.nu_post * self.dt))
+        if self.normalize:
+            connection.normalize()
+
+    def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
+        r"""``Δw = nu R_b(m_b e_b)`` with the eligibility ``e`` as it is now."""
+        self.adapter.add_batch_weighted(self.e, g * self.nu_post)
         if self.normalize:
             connection.normalize()
 

@@ -162,15 +162,45 @@ class Network(nn.Module):
         for monitor in self.monitors.values():
             monitor.reset_state_variables()
 
-    def reset_state_variables(self) -> None:
-        """Reset populations, connections and monitors (learned weights and thresholds stay)."""
+    def reset_state_variables(self, mask: Tensor | None = None) -> None:
+        """Reset populations, connections and monitors (learned weights and thresholds stay).
+
+        Args:
+            mask: bool ``(B,)``: reset only the batch elements where it is True (the
+                environments of a vector env whose episode ended): their voltages, spikes and
+                traces (``Nodes.reset_state_variables(mask)``), their learning-rule traces and
+                eligibility (``rule.reset_state_variables(mask)``) and the spikes in flight in
+                their connection delay buffers. Monitors keep their records and other
+                connection state (e.g. a pooling connection's rate estimate) is left alone.
+                None (default) resets everything, monitors included.
+        """
+        if mask is None:
+            for layer in self.layers.values():
+                layer.reset_state_variables()
+            for conn in self.connections.values():
+                conn.reset_state_variables()
+            for monitor in self.monitors.values():
+                monitor.reset_state_variables()
+            self.reward = None
+            return
+        if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != (self.batch_size,):
+            got = (tuple(mask.shape), mask.dtype) if isinstance(mask, Tensor) else type(mask).__name__
+            raise ValueError(f"reset mask must be a bool tensor of shape (B,) = ({self.batch_size},), got {got}")
         for layer in self.layers.values():
-            layer.reset_state_variables()
+            layer.reset_state_variables(mask.to(layer._device))
         for conn in self.connections.values():
-            conn.reset_state_variables()
-        for monitor in self.monitors.values():
-            monitor.reset_state_variables()
-        self.reward = None
+            if conn.rule is not None:
+                rule_mask = mask.to(conn.weight.device) if hasattr(conn, "weight") else mask
+                if getattr(conn.rule, "batch_size", self.batch_size) == self.batch_size:
+                    conn.rule.reset_state_variables(rule_mask)
+                else:  # the rule has not seen this batch size yet: its state is re-allocated, zeroed
+                    conn.rule.reset_state_variables()
+            ring = conn.__dict__.get("_ring")
+            if ring is not None and ring.dim() >= 2 and ring.shape[1] % self.batch_size == 0:
+                # (a stale ring of another batch size is re-allocated at the next step anyway)
+                # (delay, B, *source.shape) or, with per-synapse delays, (slots, B * target.n)
+                view = ring.view(ring.shape[0], self.batch_size, -1)
+                view[:, mask.to(ring.device)] = 0
 
     def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Network:  # type: ignore[override]
         super()._apply(fn, recurse)
@@ -458,6 +488,29 @@ class Network(nn.Module):
                 monitor.record()
         for li in deferred:
             layers[li].step(ext[li][steps - 1])
+
+    def deliver_reward(self, modulator: float | Tensor) -> None:
+        """Deliver a reward (modulator) once to every plastic connection, in training mode.
+
+        Calls ``rule.deliver(connection, modulator)`` on every connection with a learning rule:
+        three-factor rules change the weights by the modulator times their current eligibility
+        (an impulse; see :mod:`snnrl.learning.rules`), two-factor rules ignore it. Does nothing
+        in evaluation mode (``train(False)``). This is how an agent credits the reward of an
+        action to the spikes that chose it: run the decision window with ``reward=0.0``, step
+        the environment, then ``deliver_reward(r)`` before the next window.
+
+        Args:
+            modulator: a finite number or a ``(B,)`` tensor (one value per batch element).
+        """
+        if modulator is None:
+            raise ValueError("deliver_reward needs a modulator: a number or a (B,) tensor")
+        m = self._check_reward(modulator)
+        if not self.training:
+            return
+        with torch.no_grad():
+            for conn in self.connections.values():
+                if conn.rule is not None:
+                    conn.rule.deliver(conn, m)
 
     # ------------------------------------------------------- specs, checkpoints
     def to_spec(self) -> dict[str, Any]:

@@ -1,0 +1,101 @@
+"""Speed of a spiking agent: environment steps per second while training and while evaluating.
+
+Compares, on the same environment preset and the same episode seeds:
+
+* ``env (random actions)``: the preprocessed, spike-encoded environment alone (the ceiling);
+* ``agent, evaluation``: the agent's policy choosing every action (learning off);
+* ``agent, training``: the episode pipeline with learning on (eligibility during each window,
+  reward delivery after each step, checkpoints and TensorBoard off).
+
+Figures are the median of ``--repeats`` runs of ``--steps`` environment steps, one torch thread.
+
+    python bench/bench_agent.py                       # the Breakout agent
+    python bench/bench_agent.py --agent agents/cartpole.toml --steps 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+
+class _StopAfter:
+    def __init__(self, steps: int) -> None:
+        from snnrl.pipeline import Callback
+
+        class Stop(Callback):
+            def _on_step(inner) -> bool:
+                return inner.n_calls < steps
+
+        self.callback = Stop()
+
+
+def env_rate(trainer, steps: int) -> float:
+    rng = np.random.default_rng(0)
+    driver = trainer.driver
+    n = driver.n
+    driver.reset(np.ones(n, dtype=bool), [0] * n)
+    active = np.ones(n, dtype=bool)
+    t0 = time.perf_counter()
+    done_steps = 0
+    k = 1
+    while done_steps < steps:
+        a = np.array([driver.action_space.sample() for _ in range(n)]) if n > 1 else \
+            np.array([int(rng.integers(driver.action_space.n))])
+        _, _, term, trunc, _ = driver.step(a, active)
+        done_steps += n
+        ended = term | trunc
+        if ended.any():
+            driver.reset(ended, [k] * n)
+            k += 1
+    return done_steps / (time.perf_counter() - t0)
+
+
+def agent_rate(trainer, steps: int, learn: bool) -> float:
+    cb = _StopAfter(steps).callback
+    s0 = trainer.total_steps
+    t0 = time.perf_counter()
+    if learn:
+        trainer.learn(trainer.episodes_done + 10**6, callback=cb)
+        done = trainer.total_steps - s0
+    else:
+        trainer._run(10**6, learn=False, deterministic=True, stream=1, first_episode=0, callback=cb, count=False)
+        done = cb.n_calls * trainer.n_envs
+    return done / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agent", default="agents/breakout.toml", help="agent preset (default: agents/breakout.toml)")
+    parser.add_argument("--steps", type=int, default=1000, help="environment steps per measurement (default: 1000)")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per setup (default: 3)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from snnrl.pipeline import load_agent
+    from snnrl.pipeline.run import build_trainer
+
+    config = load_agent(args.agent)
+    trainer = build_trainer(config)
+    layers = ", ".join(f"{n} {layer.n}" for n, layer in trainer.policy.network.layers.items())
+    print(f"agent {config.name} on {config.env_name}: layers {layers}; T = {trainer.policy.steps} steps per "
+          f"decision; torch {torch.__version__}, 1 thread")
+    rows = []
+    for label, fn in (("env (random actions)", lambda: env_rate(trainer, args.steps)),
+                      ("agent, evaluation (learning off)", lambda: agent_rate(trainer, args.steps, learn=False)),
+                      ("agent, training (learning on)", lambda: agent_rate(trainer, args.steps, learn=True))):
+        rates = [fn() for _ in range(args.repeats)]
+        rows.append((label, statistics.median(rates), min(rates), max(rates)))
+    base = rows[0][1]
+    print(f"| {'setup':<34} | {'env steps/s':>11} | {'range':>15} | {'vs env':>6} |")
+    print(f"|{'-' * 36}|{'-' * 13}|{'-' * 17}|{'-' * 8}|")
+    for label, med, lo, hi in rows:
+        print(f"| {label:<34} | {med:>11,.0f} | {lo:>6,.0f}-{hi:<8,.0f} | {med / base:>5.2f}x |")
+    trainer.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Build what an agent preset describes: environments, the policy, the reward signal, the critic."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from snnrl.pipeline.agent import AgentConfig, AgentError
+
+__all__ = ["build_envs", "build_network", "build_policy", "build_reward_signal", "derive_seed", "env_preset"]
+
+_SEEDED_INITS = ("uniform", "normal")
+
+
+def derive_seed(seed: int, *keys: int) -> int:
+    """A 63-bit seed derived from ``seed`` and ``keys`` (stable across versions and platforms)."""
+    state = np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in keys)).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1])) & ((1 << 63) - 1)
+
+
+def env_preset(config: AgentConfig) -> Any:
+    """The environment preset with the agent's ``[env]`` ``make``/``encoder`` changes applied."""
+    from snnrl.envs import PresetError, load_preset
+
+    try:
+        preset = load_preset(config.env["preset"])
+        changes: dict[str, Any] = {}
+        if "make" in config.env:
+            changes["make"] = {**preset.make, **config.env["make"]}
+        if "encoder" in config.env:
+            changes["encoder"] = dict(config.env["encoder"])
+        if changes:
+            preset = dataclasses.replace(preset, **changes)
+            preset = type(preset).from_dict(
+                {"id": preset.id, "description": preset.description, "make": dict(preset.make),
+                 "preprocess": [dict(p) for p in preset.preprocess],
+                 **({"encoder": dict(preset.encoder)} if preset.encoder is not None else {})},
+                preset.name, preset.path)
+    except PresetError as e:
+        raise AgentError(f"env: {e}") from None
+    return preset
+
+
+def build_envs(config: AgentConfig, num_envs: int | None = None, render_mode: str | None = None) -> list[Any]:
+    """``num_envs`` (default ``env.num_envs``) single Gymnasium environments, unseeded (the
+    trainer seeds every episode)."""
+    from snnrl.envs import build_env
+
+    preset = env_preset(config)
+    n = int(config.env["num_envs"] if num_envs is None else num_envs)
+    return [build_env(preset, render_mode=render_mode) for _ in range(n)]
+
+
+def _network_spec(config: AgentConfig, batch_size: int) -> dict[str, Any]:
+    spec = copy.deepcopy(dict(config.network))
+    section = dict(spec.get("network", {}))
+    section["batch_size"] = batch_size
+    spec["network"] = section
+    for i, conn in enumerate(spec.get("connections", []) or []):
+        init = conn.get("init") if isinstance(conn, Mapping) else None
+        if isinstance(init, Mapping) and init.get("dist") in _SEEDED_INITS and "seed" not in init:
+            conn["init"] = {**init, "seed": derive_seed(config.seed, 1, i) % (2**31)}
+    return spec
+
+
+def build_network(config: AgentConfig, batch_size: int = 1) -> Any:
+    """The agent's network (initial weights seeded from ``training.seed`` where not given)."""
+    from snnrl.network import Network
+    from snnrl.network.spec import SpecError
+
+    try:
+        return Network.from_spec(_network_spec(config, batch_size))
+    except SpecError as e:
+        raise AgentError(f"network: {e}") from None
+
+
+def build_policy(config: AgentConfig, observation_space: Any, action_space: Any, batch_size: int = 1) -> Any:
+    """The agent's :class:`~snnrl.policy.SpikingPolicy` for these (single-environment) spaces."""
+    from snnrl.network.spec import SpecError, component_from_spec
+    from snnrl.policy import SpikingPolicy, decoder_from_spec
+
+    net = build_network(config, batch_size)
+    pol = config.policy
+    decoder_spec = copy.deepcopy(dict(pol["decoder"]))
+    params = dict(decoder_spec.get("params", {}))
+    params.setdefault("seed", derive_seed(config.seed, 2) % (2**31))
+    if decoder_spec.get("type") == "EpsilonGreedy" and isinstance(params.get("decoder"), Mapping):
+        inner = copy.deepcopy(dict(params["decoder"]))
+        inner_params = dict(inner.get("params", {}))
+        inner_params.setdefault("seed", derive_seed(config.seed, 3) % (2**31))
+        inner["params"] = inner_params
+        params["decoder"] = inner
+    decoder_spec["params"] = params
+    encoder = None
+    try:
+        decoder = decoder_from_spec(decoder_spec, "policy.decoder")
+        if "encoder" in pol:
+            encoder = component_from_spec("encoder", pol["encoder"], "policy.encoder")
+        return SpikingPolicy(net, decoder, observation_space=observation_space, action_space=action_space,
+                             input_layer=pol.get("input_layer"), output_layer=pol.get("output_layer"),
+                             encoder=encoder, carry_state=pol.get("carry_state", True))
+    except SpecError as e:
+        raise AgentError(str(e)) from None
+    except (TypeError, ValueError) as e:
+        raise AgentError(f"policy: {e}") from None
+
+
+def build_reward_signal(config: AgentConfig) -> Any:
+    """The ``[reward] signal`` (a :class:`~snnrl.learning.RewardSignal`)."""
+    from snnrl.network.spec import SpecError, component_from_spec
+
+    try:
+        return component_from_spec("reward", config.reward["signal"], "reward.signal")
+    except SpecError as e:
+        raise AgentError(str(e)) from None

@@ -1,0 +1,298 @@
+"""Callbacks of the episode pipeline, in the style of stable-baselines3's.
+
+A callback's public hooks do the bookkeeping and call one protected method that does the work;
+returning False from ``_on_step``, ``_on_update`` or ``_on_episode_end`` stops training after
+the current step (the trainer finishes the step, writes its final checkpoint and returns).
+
+Hooks (``trainer`` is the :class:`~snnrl.pipeline.Trainer`, available as ``self.trainer``):
+
+* ``on_training_start()`` / ``on_training_end()``;
+* ``on_step()`` after every environment step (``self.n_calls`` counts them);
+* ``on_update(modulator)`` after every reward delivery to the network (training only);
+* ``on_episode_end(episode)`` for every finished episode, with an :class:`EpisodeInfo`.
+
+Built in: :class:`CheckpointCallback` (every N episodes), :class:`StopTrainingOnEpisodes`
+(stop after N episodes: a "kill" in tests), :class:`StopTrainingOnReward` (early stop once the
+mean return of the last episodes reaches a threshold), :class:`StopOnTimeBudget`,
+:class:`ProgressBarCallback` (tqdm: episodes, return, steps/s) and :class:`PrintCallback`.
+The TensorBoard writer is :class:`snnrl.pipeline.tensorboard.TensorBoardCallback`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from snnrl.pipeline.trainer import Trainer
+
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "CheckpointCallback",
+    "EpisodeInfo",
+    "PrintCallback",
+    "ProgressBarCallback",
+    "StopOnTimeBudget",
+    "StopTrainingOnEpisodes",
+    "StopTrainingOnReward",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeInfo:
+    """A finished episode.
+
+    Attributes:
+        index: the episode's number (0-based, in order of completion).
+        env: the environment (batch element) it ran in.
+        ret: the environment's return (sum of raw rewards).
+        length: steps.
+        shaped_return: sum of the shaped rewards (what the reward signal saw).
+        modulator_mean: mean modulator delivered per step (0 when not learning).
+        modulator_abs: mean absolute modulator per step.
+        terminated: the episode ended in a terminal state (not a time limit).
+        seed: the seed its reset used (None for environments the trainer does not seed).
+        rates: mean firing rate (Hz) per layer over the episode (when recorded, else empty).
+        training: whether the episode learned.
+    """
+
+    index: int
+    env: int
+    ret: float
+    length: int
+    shaped_return: float
+    modulator_mean: float
+    modulator_abs: float
+    terminated: bool
+    seed: int | None
+    rates: dict[str, float]
+    training: bool
+
+
+class Callback:
+    """Base class (see the module docstring). Subclasses override the ``_on_*`` methods."""
+
+    def __init__(self) -> None:
+        self.trainer: Trainer | None = None
+        self.n_calls = 0
+        self.n_episodes = 0
+
+    def init_callback(self, trainer: Trainer) -> None:
+        """Attach to ``trainer`` (called by the trainer before training starts)."""
+        self.trainer = trainer
+        self._init_callback()
+
+    def _init_callback(self) -> None:
+        pass
+
+    def on_training_start(self) -> None:
+        self._on_training_start()
+
+    def _on_training_start(self) -> None:
+        pass
+
+    def on_step(self) -> bool:
+        """After every environment step; False stops training."""
+        self.n_calls += 1
+        return self._on_step()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def on_update(self, modulator: Any) -> bool:
+        """After every reward delivery (``modulator``: a float or a ``(B,)`` tensor); False stops."""
+        return self._on_update(modulator)
+
+    def _on_update(self, modulator: Any) -> bool:
+        return True
+
+    def on_episode_end(self, episode: EpisodeInfo) -> bool:
+        """After every finished episode; False stops training."""
+        self.n_episodes += 1
+        return self._on_episode_end(episode)
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        return True
+
+    def on_training_end(self) -> None:
+        self._on_training_end()
+
+    def _on_training_end(self) -> None:
+        pass
+
+
+class CallbackList(Callback):
+    """Several callbacks as one (every hook is called on each; any False stops training)."""
+
+    def __init__(self, callbacks: Iterable[Callback]) -> None:
+        super().__init__()
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+
+    def _init_callback(self) -> None:
+        for cb in self.callbacks:
+            cb.init_callback(self.trainer)  # type: ignore[arg-type]
+
+    def _on_training_start(self) -> None:
+        for cb in self.callbacks:
+            cb.on_training_start()
+
+    def _on_step(self) -> bool:
+        return all([cb.on_step() for cb in self.callbacks])
+
+    def _on_update(self, modulator: Any) -> bool:
+        return all([cb.on_update(modulator) for cb in self.callbacks])
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        return all([cb.on_episode_end(episode) for cb in self.callbacks])
+
+    def _on_training_end(self) -> None:
+        for cb in self.callbacks:
+            cb.on_training_end()
+
+
+class CheckpointCallback(Callback):
+    """Save a resumable checkpoint every ``every_episodes`` episodes (atomically, replacing the last).
+
+    Args:
+        every_episodes: interval in finished episodes (>= 1).
+        path: the checkpoint file (``.safetensors``).
+        keep: also keep a numbered copy ``<stem>_ep<N>.safetensors`` of each one.
+    """
+
+    def __init__(self, every_episodes: int, path: str | os.PathLike[str], keep: bool = False) -> None:
+        super().__init__()
+        if isinstance(every_episodes, bool) or not isinstance(every_episodes, int) or every_episodes < 1:
+            raise ValueError(f"every_episodes must be an int >= 1, got {every_episodes!r}")
+        self.every = every_episodes
+        self.path = Path(path)
+        self.keep = keep
+        self.saved: list[Path] = []
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        trainer = self.trainer
+        if trainer is not None and trainer.episodes_done % self.every == 0:
+            trainer.save_checkpoint(self.path)
+            self.saved.append(self.path)
+            if self.keep:
+                numbered = self.path.with_name(f"{self.path.stem}_ep{trainer.episodes_done}{self.path.suffix}")
+                trainer.save_checkpoint(numbered)
+                self.saved.append(numbered)
+        return True
+
+
+class StopTrainingOnEpisodes(Callback):
+    """Stop after ``episodes`` more finished episodes (what a killed run looks like, in tests)."""
+
+    def __init__(self, episodes: int) -> None:
+        super().__init__()
+        self.episodes = episodes
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        return self.n_episodes < self.episodes
+
+
+class StopTrainingOnReward(Callback):
+    """Early stop once the mean return of the last ``window`` episodes reaches ``threshold``."""
+
+    def __init__(self, threshold: float, window: int = 100) -> None:
+        super().__init__()
+        self.threshold = float(threshold)
+        self.window = int(window)
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        returns = self.trainer.returns if self.trainer is not None else []
+        if len(returns) < self.window:
+            return True
+        recent = returns[-self.window:]
+        return sum(recent) / len(recent) < self.threshold
+
+
+class StopOnTimeBudget(Callback):
+    """Stop after the episode during which ``minutes`` of wall-clock time ran out."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        self.seconds = float(minutes) * 60.0
+        self.start = 0.0
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        return time.perf_counter() - self.start < self.seconds
+
+
+def _recent_mean(values: list[float], n: int = 100) -> float:
+    recent = values[-n:]
+    return sum(recent) / len(recent) if recent else float("nan")
+
+
+class ProgressBarCallback(Callback):
+    """A tqdm progress bar over episodes showing the last and mean return and steps/s.
+
+    Without tqdm installed it prints one line every ``fallback_every`` episodes instead.
+    """
+
+    def __init__(self, total: int | None = None, fallback_every: int = 10, file: Any = None) -> None:
+        super().__init__()
+        self.total = total
+        self.fallback_every = fallback_every
+        self.file = file if file is not None else sys.stderr
+        self.bar: Any = None
+        self.start = 0.0
+        self.steps0 = 0
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+        self.steps0 = self.trainer.total_steps if self.trainer is not None else 0
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        done = self.trainer.episodes_done if self.trainer is not None else 0
+        self.bar = tqdm(total=self.total, initial=done, unit="ep", desc="episodes", file=self.file,
+                        dynamic_ncols=True, mininterval=0.5)
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        trainer = self.trainer
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rate = (trainer.total_steps - self.steps0) / elapsed if trainer is not None else 0.0
+        mean = _recent_mean(trainer.returns) if trainer is not None else float("nan")
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix({"return": f"{episode.ret:.1f}", "mean100": f"{mean:.1f}",
+                                  "steps/s": f"{rate:.0f}"}, refresh=False)
+        elif self.n_episodes % self.fallback_every == 0:
+            print(f"episode {episode.index + 1}: return {episode.ret:.1f}, mean100 {mean:.2f}, "
+                  f"{rate:.0f} steps/s", file=self.file, flush=True)
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class PrintCallback(Callback):
+    """Print a line per ``every`` finished episodes (return, length, mean of the last 100)."""
+
+    def __init__(self, every: int = 1, file: Any = None) -> None:
+        super().__init__()
+        self.every = every
+        self.file = file if file is not None else sys.stdout
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        if self.n_episodes % self.every == 0:
+            mean = _recent_mean(self.trainer.returns) if self.trainer is not None else float("nan")
+            print(f"episode {episode.index + 1}: return {episode.ret:.2f}, length {episode.length}, "
+                  f"mean100 {mean:.2f}", file=self.file, flush=True)
+        return True

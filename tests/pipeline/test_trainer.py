@@ -1,0 +1,190 @@
+"""The episode pipeline: order of decisions and reward deliveries, episode ends, vector envs,
+callbacks, evaluation, random baselines and exact resume from checkpoints."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from snnrl.envs import build_env
+from snnrl.learning import MovingAverageRPE
+from snnrl.pipeline import (
+    Callback,
+    CheckpointCallback,
+    RewardShaping,
+    StopTrainingOnEpisodes,
+    StopTrainingOnReward,
+    Trainer,
+    load_agent,
+)
+from snnrl.pipeline.run import build_trainer
+from snnrl.pipeline.trainer import LinearCritic
+
+AGENT = "agents/cue_bandit.toml"
+
+
+def trainer_for(*overrides, **kw):
+    return build_trainer(load_agent(AGENT, list(overrides)), **kw)
+
+
+def test_reward_is_delivered_after_the_env_step_and_before_the_next_window():
+    tr = trainer_for()
+    log = []
+    net, policy = tr.policy.network, tr.policy
+    decide, deliver = policy.decide, net.deliver_reward
+
+    def decide_(*a, **k):
+        log.append(("decide", net.training))
+        return decide(*a, **k)
+
+    def deliver_(m):
+        log.append(("deliver", m))
+        return deliver(m)
+
+    policy.decide, net.deliver_reward = decide_, deliver_
+    env_step = tr.driver.envs[0].step
+    rewards = []
+
+    def step_(a):
+        out = env_step(a)
+        rewards.append(out[1])
+        log.append(("env", out[1]))
+        return out
+
+    tr.driver.envs[0].step = step_
+    tr.learn(1)
+    kinds = [k for k, _ in log]
+    assert kinds == ["decide", "env", "deliver"] * 20
+    assert all(training for k, training in log if k == "decide")
+    delivered = [m for k, m in log if k == "deliver"]
+    assert delivered == rewards  # RawReward: the step's own reward, as a float for one env
+
+
+def test_terminated_and_truncated_stay_apart_and_shaping_applies_on_termination_only():
+    tr = trainer_for("reward.terminal=-5.0", "reward.step_bonus=0.5", "reward.scale=2.0")
+    seen = []
+
+    class Record(Callback):
+        def _on_episode_end(self, episode):
+            seen.append(episode)
+            return True
+
+    tr.learn(1, callback=Record())
+    ep = seen[0]
+    assert ep.terminated and ep.length == 20
+    assert ep.shaped_return == pytest.approx(2.0 * ep.ret + 0.5 * 20 - 5.0)
+    tr2 = trainer_for("reward.terminal=-5.0", "env.max_episode_steps=7")
+    seen.clear()
+    tr2.learn(2, callback=Record())
+    assert [e.length for e in seen] == [7, 7] and not any(e.terminated for e in seen)
+    assert all(e.shaped_return == e.ret for e in seen)  # truncation is not punished
+
+
+def test_shaping_equation():
+    s = RewardShaping(scale=0.5, step_bonus=1.0, terminal=-3.0, clip=1.0, sign=False)
+    out = s(np.array([4.0, -0.5, 0.2]), np.array([False, True, False]))
+    np.testing.assert_allclose(out, [0.5 * 1.0 + 1.0, 0.5 * -0.5 + 1.0 - 3.0, 0.5 * 0.2 + 1.0])
+    np.testing.assert_allclose(RewardShaping(sign=True)(np.array([7.0, -2.0, 0.0]), np.zeros(3, bool)), [1, -1, 0])
+
+
+def test_several_envs_are_a_batch_with_per_env_episodes():
+    tr = trainer_for("env.num_envs=3", "env.max_episode_steps=0")
+    mods = []
+
+    class Mods(Callback):
+        def _on_update(self, m):
+            mods.append(m)
+            return True
+
+    tr.learn(5, callback=Mods())
+    assert tr.policy.network.batch_size == 3
+    assert tr.episodes_done == 5 and len(tr.returns) == 5 and tr.total_steps == 100
+    assert all(isinstance(m, torch.Tensor) and m.shape == (3,) for m in mods)
+    # after 5 episodes were started, the idle environment's modulators are 0
+    assert float(mods[-1].abs().sum()) <= 2.0
+
+
+def test_gymnasium_vector_env_with_next_step_autoreset():
+    env_fns = [lambda: build_env("cue_bandit", seed=None)] * 2
+    venv = gym.vector.SyncVectorEnv(env_fns)
+    tr = trainer_for()
+    tr = Trainer(tr.policy, venv, seed=0)
+    tr.learn(4)
+    assert tr.episodes_done == 4 and all(n == 20 for n in tr.lengths)
+    assert tr.total_steps == 80  # the autoreset steps are not counted
+    disabled = gym.vector.SyncVectorEnv(env_fns, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+    tr2 = Trainer(trainer_for().policy, disabled, seed=0)
+    tr2.learn(3)
+    assert tr2.episodes_done == 3 and tr2.total_steps == 60
+
+
+def test_callbacks_stop_and_checkpoint(tmp_path):
+    tr = trainer_for()
+    ckpt = CheckpointCallback(2, tmp_path / "c.safetensors", keep=True)
+    tr.learn(10, callback=[ckpt, StopTrainingOnEpisodes(5)])
+    assert tr.episodes_done == 5
+    assert (tmp_path / "c.safetensors").is_file() and (tmp_path / "c_ep4.safetensors").is_file()
+    tr2 = trainer_for()
+    tr2.learn(30, callback=StopTrainingOnReward(threshold=15.0, window=3))
+    assert tr2.episodes_done < 30 and np.mean(tr2.returns[-3:]) >= 15.0
+
+
+def test_evaluation_does_not_learn_and_uses_its_own_seeds():
+    tr = trainer_for()
+    w0 = tr.policy.network.connections["X->A"].weight.clone()
+    returns, lengths = tr.evaluate(3)
+    assert len(returns) == 3 and lengths == [20, 20, 20]
+    assert torch.equal(tr.policy.network.connections["X->A"].weight, w0)
+    assert tr.episodes_done == 0 and tr.total_steps == 0
+    r1, _ = tr.run_random(4)
+    r2, _ = trainer_for().run_random(4)
+    assert r1 == r2  # same seeds, same random actions
+
+
+def _weights(tr):
+    return {k: v.clone() for k, v in tr.policy.network.state_dict().items() if isinstance(v, torch.Tensor)}
+
+
+@pytest.mark.parametrize("signal", ["raw", "rpe", "td"])
+def test_a_killed_run_resumes_exactly(tmp_path, signal):
+    overrides = {
+        "raw": [],
+        "rpe": ["reward.signal={type = \"MovingAverageRPE\", params = {window = 3.0, update = \"step\"}}"],
+        "td": ["reward.signal={type = \"TDError\", params = {gamma = 0.9}}", "critic.lr=0.2"],
+    }[signal]
+    full = trainer_for(*overrides)
+    full.learn(6)
+    killed = trainer_for(*overrides)
+    killed.learn(6, callback=[CheckpointCallback(1, tmp_path / "ck.safetensors"), StopTrainingOnEpisodes(3)])
+    assert killed.episodes_done == 3
+    resumed = trainer_for(*overrides)
+    resumed.load_checkpoint(tmp_path / "ck.safetensors")
+    assert resumed.episodes_done == 3 and resumed.returns == full.returns[:3]
+    resumed.learn(6)
+    assert resumed.returns == full.returns
+    a, b = _weights(full), _weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    if signal == "td":
+        assert torch.equal(full.critic.w, resumed.critic.w)
+    if signal == "rpe":
+        assert torch.equal(full.reward_signal.baseline, resumed.reward_signal.baseline)
+
+
+def test_trainer_argument_errors():
+    tr = trainer_for()
+    with pytest.raises(ValueError, match="needs a value estimate"):
+        Trainer(tr.policy, build_env("cue_bandit"), reward_signal=load_td())
+    with pytest.raises(ValueError, match="only used with a TDError"):
+        Trainer(tr.policy, build_env("cue_bandit"), reward_signal=MovingAverageRPE(), critic=LinearCritic(2))
+    with pytest.raises(ValueError, match="observation space"):
+        Trainer(tr.policy, build_env("cartpole"))
+    with pytest.raises(ValueError, match="episodes must be"):
+        tr.learn(-1)
+
+
+def load_td():
+    from snnrl.learning import TDError
+
+    return TDError(gamma=0.9)
