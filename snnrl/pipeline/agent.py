@@ -46,6 +46,8 @@ writes, the decoder, the reward signal, and the training settings. The schema (e
     eval_episodes = 10                    # deterministic evaluation at the end (0: none)
     minutes = 0.0                         # wall-clock budget (0: none); stops after the episode
     baseline_episodes = 0                 # random-policy episodes on the training seeds, first
+    eval_interval = 0                     # > 0: evaluate every N episodes, keep the best policy
+    eval_interval_episodes = 10           # episodes per periodic evaluation
 
     [network]                             # a network spec (or network = "path/to/spec.toml")
     snnrl_spec = 1
@@ -95,7 +97,7 @@ AGENT_KEYS: dict[str, tuple[str, ...] | None] = {
     "reward": ("signal", "scale", "step_bonus", "terminal", "clip", "sign", "life_loss"),
     "critic": ("type", "lr", "init", "trace", "gamma"),
     "training": ("episodes", "seed", "checkpoint_interval", "log_interval", "image_interval", "eval_episodes",
-                 "minutes", "baseline_episodes"),
+                 "minutes", "baseline_episodes", "eval_interval", "eval_interval_episodes"),
     "network": None,
 }
 """Top-level keys and, for tables, their valid keys (None: free-form or a plain value)."""
@@ -109,6 +111,8 @@ _TRAINING_DEFAULTS: dict[str, Any] = {
     "eval_episodes": 10,
     "minutes": 0.0,
     "baseline_episodes": 0,
+    "eval_interval": 0,
+    "eval_interval_episodes": 10,
 }
 _REWARD_DEFAULTS: dict[str, Any] = {"scale": 1.0, "step_bonus": 0.0, "terminal": 0.0, "clip": 0.0, "sign": False,
                                     "life_loss": 0.0}
@@ -211,9 +215,10 @@ def _training_table(table: Mapping[str, Any]) -> dict[str, Any]:
     training = {**_TRAINING_DEFAULTS, **table}
     training["episodes"] = _int("training.episodes", training["episodes"], 1)
     training["seed"] = _int("training.seed", training["seed"], 0)
-    for key in ("checkpoint_interval", "image_interval", "eval_episodes", "baseline_episodes"):
+    for key in ("checkpoint_interval", "image_interval", "eval_episodes", "baseline_episodes", "eval_interval"):
         training[key] = _int(f"training.{key}", training[key], 0)
     training["log_interval"] = _int("training.log_interval", training["log_interval"], 1)
+    training["eval_interval_episodes"] = _int("training.eval_interval_episodes", training["eval_interval_episodes"], 1)
     training["minutes"] = _float("training.minutes", training["minutes"], 0.0)
     return training
 

@@ -11,7 +11,8 @@ Hooks (``trainer`` is the :class:`~snnrl.pipeline.Trainer`, available as ``self.
 * ``on_update(modulator)`` after every reward delivery to the network (training only);
 * ``on_episode_end(episode)`` for every finished episode, with an :class:`EpisodeInfo`.
 
-Built in: :class:`CheckpointCallback` (every N episodes), :class:`StopTrainingOnEpisodes`
+Built in: :class:`CheckpointCallback` (every N episodes), :class:`EvalCallback` (periodic
+deterministic evaluation that keeps the best policy, as stable-baselines3's), :class:`StopTrainingOnEpisodes`
 (stop after N episodes: a "kill" in tests), :class:`StopTrainingOnReward` (early stop once the
 mean return of the last episodes reaches a threshold), :class:`StopOnTimeBudget`,
 :class:`ProgressBarCallback` (tqdm: episodes, return, steps/s) and :class:`PrintCallback`.
@@ -36,6 +37,7 @@ __all__ = [
     "CallbackList",
     "CheckpointCallback",
     "EpisodeInfo",
+    "EvalCallback",
     "PrintCallback",
     "ProgressBarCallback",
     "StopOnTimeBudget",
@@ -186,6 +188,58 @@ class CheckpointCallback(Callback):
                 numbered = self.path.with_name(f"{self.path.stem}_ep{trainer.episodes_done}{self.path.suffix}")
                 trainer.save_checkpoint(numbered)
                 self.saved.append(numbered)
+        return True
+
+
+class EvalCallback(Callback):
+    """Every ``every`` training episodes, play ``episodes`` evaluation episodes without learning
+    (deterministic decoding, seeds ``derive_seed(seed, 1, k)``) and keep the best policy.
+
+    The history and the best mean return go to ``trainer.metadata`` (``"eval_history"``,
+    ``"best_eval"``), so they are saved with checkpoints and survive a resume. Needs a single
+    environment (the evaluation runs between two training episodes on the same environment).
+
+    Args:
+        every: interval in finished training episodes (>= 1).
+        episodes: evaluation episodes per evaluation.
+        best_path: where to save the best policy so far (a resumable checkpoint), or None.
+        seed: seed of the evaluation episodes (default: the trainer's seed + 1; the final
+            evaluation of a run uses the trainer's seed, so the selection does not see it).
+        writer: a :class:`~snnrl.pipeline.tensorboard.TensorBoardCallback` to log
+            ``eval/mean_return`` to, or None.
+    """
+
+    def __init__(self, every: int, episodes: int = 10, best_path: str | os.PathLike[str] | None = None,
+                 seed: int | None = None, writer: Any = None) -> None:
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an int >= 1, got {every!r}")
+        self.every = every
+        self.episodes = int(episodes)
+        self.best_path = Path(best_path) if best_path is not None else None
+        self.seed = seed
+        self.writer = writer
+
+    def _on_episode_end(self, episode: EpisodeInfo) -> bool:
+        trainer = self.trainer
+        if trainer is None or not episode.training or trainer.episodes_done % self.every:
+            return True
+        if trainer.n_envs != 1:
+            raise ValueError("EvalCallback needs a single environment")
+        seed = trainer.seed + 1 if self.seed is None else self.seed
+        returns, _ = trainer.evaluate(self.episodes, seed=seed)
+        mean = sum(returns) / len(returns)
+        history = list(trainer.metadata.get("eval_history", []))
+        history.append([trainer.episodes_done, mean])
+        trainer.metadata["eval_history"] = history
+        writer = getattr(self.writer, "writer", None)
+        if writer is not None:
+            writer.add_scalar("eval/mean_return", mean, trainer.episodes_done)
+        best = trainer.metadata.get("best_eval")
+        if best is None or mean > best[1]:
+            trainer.metadata["best_eval"] = [trainer.episodes_done, mean]
+            if self.best_path is not None:
+                trainer.save_checkpoint(self.best_path)
         return True
 
 

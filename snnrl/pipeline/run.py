@@ -6,6 +6,8 @@ checkpoints, TensorBoard logs and a progress bar, then writes into the run direc
 
 * ``checkpoint.safetensors``: the latest checkpoint (every ``checkpoint_interval`` episodes and
   at the end; :func:`train_agent` with ``resume=`` continues from it);
+* ``best.safetensors``: with ``training.eval_interval > 0``, the policy with the best periodic
+  evaluation (``eval_interval_episodes`` episodes on seeds of their own);
 * ``events.out.tfevents.*``: TensorBoard logs (``tensorboard --logdir runs``);
 * ``learning_curve.png``: returns per episode, moving average, random baseline and evaluation;
 * ``results.json``: the numbers (returns, evaluation, baseline, speed, seconds).
@@ -25,15 +27,17 @@ from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal
 from snnrl.pipeline.callbacks import (
     Callback,
     CheckpointCallback,
+    EvalCallback,
     PrintCallback,
     ProgressBarCallback,
     StopOnTimeBudget,
 )
 from snnrl.pipeline.trainer import LinearCritic, RewardShaping, Trainer, summarize
 
-__all__ = ["CHECKPOINT_NAME", "build_trainer", "find_resume_checkpoint", "run_name", "train_agent"]
+__all__ = ["BEST_NAME", "CHECKPOINT_NAME", "build_trainer", "find_resume_checkpoint", "run_name", "train_agent"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
+BEST_NAME = "best.safetensors"
 
 
 def run_name(config: AgentConfig, seed: int | None = None, stamp: int | None = None) -> str:
@@ -152,6 +156,9 @@ def train_agent(
         tb = TensorBoardCallback(str(run_path), hparams=config.source, log_interval=training["log_interval"],
                                  image_interval=training["image_interval"])
         cbs.append(tb)
+    if training["eval_interval"]:
+        cbs.append(EvalCallback(training["eval_interval"], training["eval_interval_episodes"],
+                                best_path=run_path / BEST_NAME, writer=tb))
     if minutes > 0:
         cbs.append(StopOnTimeBudget(minutes))
     if progress:
@@ -189,6 +196,20 @@ def train_agent(
                                  "deterministic": True}
         print(f"evaluation over {eval_episodes} episodes: mean return {results['evaluation']['mean']:.2f} "
               f"+- {results['evaluation']['std']:.2f}", file=out)
+    best = trainer.metadata.get("best_eval")
+    if eval_episodes and best is not None and (run_path / BEST_NAME).is_file():
+        best_trainer = build_trainer(config)
+        best_trainer.load_checkpoint(run_path / BEST_NAME)
+        returns, lengths = best_trainer.evaluate(eval_episodes)
+        best_trainer.close()
+        results["evaluation_best"] = {**summarize(returns), "returns": returns, "episode": best[0],
+                                      "selection_mean": best[1], "deterministic": True,
+                                      "checkpoint": str(run_path / BEST_NAME)}
+        print(f"best policy (episode {best[0]}, periodic evaluation {best[1]:.2f}): mean return "
+              f"{results['evaluation_best']['mean']:.2f} +- {results['evaluation_best']['std']:.2f} over "
+              f"{eval_episodes} evaluation episodes", file=out)
+    if trainer.metadata.get("eval_history"):
+        results["eval_history"] = trainer.metadata["eval_history"]
     if tb is not None:
         if "evaluation" in results:
             tb.writer.add_scalar("eval/mean_return", results["evaluation"]["mean"], trainer.episodes_done)
@@ -199,7 +220,10 @@ def train_agent(
 
             refs = {}
             if "evaluation" in results:
-                refs[f"evaluation ({eval_episodes} ep., deterministic)"] = results["evaluation"]["mean"]
+                refs[f"final policy, evaluation ({eval_episodes} ep.)"] = results["evaluation"]["mean"]
+            if "evaluation_best" in results:
+                refs[f"best policy (ep. {best[0]}), evaluation ({eval_episodes} ep.)"] = \
+                    results["evaluation_best"]["mean"]
             plot_learning_curve(trainer.returns, run_path / "learning_curve.png", window=max(5, min(100, len(
                 trainer.returns) // 10 or 1)), references=refs, baseline_returns=baseline,
                 title=f"{config.name} on {config.env_name}, seed {config.seed}")

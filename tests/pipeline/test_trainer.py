@@ -188,3 +188,17 @@ def load_td():
     from snnrl.learning import TDError
 
     return TDError(gamma=0.9)
+
+
+def test_eval_callback_keeps_the_best_policy(tmp_path):
+    from snnrl.pipeline import EvalCallback
+
+    tr = trainer_for()
+    tr.learn(6, callback=EvalCallback(3, episodes=2, best_path=tmp_path / "best.safetensors"))
+    history = tr.metadata["eval_history"]
+    assert [h[0] for h in history] == [3, 6]
+    best = tr.metadata["best_eval"]
+    assert best[1] == max(h[1] for h in history)
+    again = trainer_for()
+    again.load_checkpoint(tmp_path / "best.safetensors")
+    assert again.episodes_done == best[0] and again.metadata["best_eval"] == best

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -362,7 +362,6 @@ class Converted:
     layers: list[LayerInfo]
     output_scale: float
     v_init: float
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _percentile_positive(a: Tensor, percentile: float) -> float:
