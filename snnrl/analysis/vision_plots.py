@@ -100,7 +100,7 @@ def plot_assignments(assignments: Tensor, path: str | Path, n_labels: int = 10, 
     ax.set_yticks([])
     fig.colorbar(im, ax=ax, ticks=range(n_labels))
     counts = torch.bincount(a[a >= 0], minlength=n_labels).tolist()
-    ax.set_title(title or f"assigned class per neuron (neurons per class: {counts})", fontsize=8)
+    ax.set_title(title or f"class of each neuron; per class: {counts}", fontsize=7)
     fig.tight_layout()
     return _save(fig, plt, path)
 

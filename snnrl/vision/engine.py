@@ -54,7 +54,7 @@ def _input_events(spikes: Tensor) -> tuple[Tensor, Tensor, Tensor, list[int]]:
 
 
 def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: float = 0.0,  # noqa: C901
-             clamp: Tensor | None = None, clamp_rate: float | None = None,
+             clamp: Tensor | None = None, clamp_rate: float | None = None, drive: Tensor | None = None,
              generator: torch.Generator | None = None, chunk: int = 16) -> Activity:
     """Present ``B`` images from the resting state; returns the excitatory activity.
 
@@ -68,6 +68,9 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
             ``clamp``: the spike is added after the neuron's own update (no reset, no threshold
             change) and STDP sees it.
         clamp_rate: Hz; None forces a spike on every step.
+        drive: a constant current (mV per step) added to each excitatory neuron's input on every
+            step, as an external input to ``Ae`` in ``Network.run`` (supervision: a large
+            negative drive keeps the neurons of other classes silent).
         generator: random source for the one-spike choice and clamp draws.
         chunk: with learning, one image and no clamp: the longest stretch computed in closed
             form between excitatory spikes (see :func:`_learn_single`); 1 steps one by one.
@@ -76,7 +79,7 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
         :class:`snnrl.vision.models.Activity`.
 
     Shape:
-        ``spikes``: ``(T, B, n_input)`` bool; ``clamp``: ``(B, N)`` bool.
+        ``spikes``: ``(T, B, n_input)`` bool; ``clamp``: ``(B, N)`` bool; ``drive``: ``(B, N)``.
     """
     from snnrl.vision.models import Activity
 
@@ -92,6 +95,8 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
     steps = t_in + rest_steps
     if clamp is not None and (clamp.dtype != torch.bool or tuple(clamp.shape) != (batch, n)):
         raise ValueError(f"clamp must be a bool tensor of shape {(batch, n)}")
+    if drive is not None and tuple(drive.shape) != (batch, n):
+        raise ValueError(f"drive must have shape {(batch, n)}, got {tuple(drive.shape)}")
     clamp_p = None
     if clamp is not None and clamp_rate is not None:
         clamp_p = clamp_rate * dt / 1000.0
@@ -99,7 +104,8 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
             raise ValueError(f"clamp_rate must be in (0, {1000 / dt}] Hz, got {clamp_rate}")
 
     if learning and batch == 1 and clamp is None and chunk > 1:
-        return _learn_single(model, spikes, rest_steps, generator, chunk)
+        return _learn_single(model, spikes, rest_steps, generator, chunk,
+                             None if drive is None else drive[0].to(torch.float32))
 
     w = model.weight
     theta = model.theta
@@ -171,6 +177,8 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
             else:
                 inh_cur = src.to(torch.float32) @ lateral
             x = inh_cur if x is None else x + inh_cur
+        if drive is not None:
+            x = drive if x is None else x + drive
         # refractory neurons ignore their input
         if x is not None and refrac_steps and t - 1 - last_any_e < refrac_steps:
             x = x.masked_fill((t - 1 - last_e) * dt < refrac, 0.0)
@@ -211,10 +219,10 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
             lag = t - 1 - i_clock  # undriven steps to catch up (closed form)
             if lag > 0:
                 v_i = c.inh_rest + (v_i - c.inh_rest) * (i_decay ** lag)
-            drive = s_e_prev.to(torch.float32) * c.exc
+            ai_in = s_e_prev.to(torch.float32) * c.exc
             if inh_refrac_steps:
-                drive = drive.masked_fill((t - 1 - last_i) * dt < c.inh_refrac, 0.0)
-            v_i = c.inh_rest * (1.0 - i_decay) + v_i * i_decay + drive
+                ai_in = ai_in.masked_fill((t - 1 - last_i) * dt < c.inh_refrac, 0.0)
+            v_i = c.inh_rest * (1.0 - i_decay) + v_i * i_decay + ai_in
             s_i = v_i >= c.inh_thresh
             if bool(s_i.any()):
                 v_i.masked_fill_(s_i, c.inh_reset)
@@ -293,7 +301,7 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
 
 
 def _learn_single(model: DiehlCook, spikes: Tensor, rest_steps: int,  # noqa: C901
-                  generator: torch.Generator | None, chunk: int) -> Activity:
+                  generator: torch.Generator | None, chunk: int, drive: Tensor | None = None) -> Activity:
     """One image with learning: exact steps around excitatory spikes, closed-form chunks between them.
 
     Between excitatory spikes nothing but the input drives the network: the inhibitory layer
@@ -405,7 +413,7 @@ def _learn_single(model: DiehlCook, spikes: Tensor, rest_steps: int,  # noqa: C9
                 xs[0] += inh0
             if ai_next is not None and ai_next[1] is not None:
                 xs[1] += lateral.index_select(0, ai_next[1].nonzero()[:, 0]).sum(0)
-            xin = xs[:kc]
+            xin = xs[:kc] if drive is None else xs[:kc] + drive
             if refrac_steps and t - 1 - last_any_e < refrac_steps:
                 nr = min(kc, refrac_steps - (t - 1 - last_any_e))
                 xin[:nr].masked_fill_(((t - 1 + ar[:nr]).unsqueeze(1) - last_e) * dt < refrac, 0.0)
@@ -445,6 +453,8 @@ def _learn_single(model: DiehlCook, spikes: Tensor, rest_steps: int,  # noqa: C9
         if s_inh_prev is not None:
             inh_cur = lateral.index_select(0, s_inh_prev.nonzero()[:, 0]).sum(0)
             x = inh_cur if x is None else x + inh_cur
+        if drive is not None:
+            x = drive if x is None else x + drive
         if x is not None and refrac_steps and t - 1 - last_any_e < refrac_steps:
             x = x.masked_fill((t - 1 - last_e) * dt < refrac, 0.0)
         v = torch.addcmul(rest_term, v, decay_t)
@@ -526,10 +536,10 @@ def _inh_step(c: object, v_i: Tensor, i_clock: int, last_i: Tensor, s_e_prev: Te
         v_i = v_i * (i_decay ** (lag + 1)) + (c.inh_rest * (1.0 - i_decay ** (lag + 1)))
     else:
         v_i = v_i * i_decay + c.inh_rest * (1.0 - i_decay)
-    drive = s_e_prev.to(torch.float32).mul_(c.exc)
+    ai_in = s_e_prev.to(torch.float32).mul_(c.exc)
     if inh_refrac_steps and t - 1 - i_clock < inh_refrac_steps + 1:
-        drive.masked_fill_((t - 1 - last_i) * dt < c.inh_refrac, 0.0)
-    v_i.add_(drive)
+        ai_in.masked_fill_((t - 1 - last_i) * dt < c.inh_refrac, 0.0)
+    v_i.add_(ai_in)
     s_i = v_i >= c.inh_thresh
     if not bool(s_i.any()):
         return v_i, None, last_i

@@ -283,7 +283,7 @@ class DiehlCook(nn.Module):
 
     # ------------------------------------------------------------- simulation
     def run(self, spikes: Tensor, *, learning: bool = False, rest: float = 0.0, clamp: Tensor | None = None,
-            clamp_rate: float | None = None, generator: torch.Generator | None = None,
+            clamp_rate: float | None = None, drive: Tensor | None = None, generator: torch.Generator | None = None,
             chunk: int = 16) -> Activity:
         """Present ``B`` images at once, from the resting state (see :func:`snnrl.vision.engine.simulate`).
 
@@ -293,6 +293,7 @@ class DiehlCook(nn.Module):
             rest: ms of simulated silence after the presentation.
             clamp: bool ``(B, N)``: neurons forced to spike (supervision).
             clamp_rate: rate of the forced spikes in Hz (None: every step, as BindsNET).
+            drive: ``(B, N)`` constant current (mV per step) into each excitatory neuron.
             generator: random source (one-spike choice, clamp draws).
             chunk: longest closed-form stretch between spikes when learning one image (1: step by step).
 
@@ -302,7 +303,7 @@ class DiehlCook(nn.Module):
         from snnrl.vision.engine import simulate
 
         return simulate(self, spikes, learning=learning, rest=rest, clamp=clamp, clamp_rate=clamp_rate,
-                        generator=generator, chunk=chunk)
+                        drive=drive, generator=generator, chunk=chunk)
 
     # ----------------------------------------------------------- generic network
     def to_network(self, batch_size: int = 1, generator: torch.Generator | None = None) -> Any:
@@ -410,12 +411,13 @@ class NetworkModel:
         return self.network
 
     def run(self, spikes: Tensor, *, learning: bool = False, rest: float = 0.0, clamp: Tensor | None = None,
-            clamp_rate: float | None = None, generator: torch.Generator | None = None, chunk: int = 16) -> Activity:
-        """As :meth:`DiehlCook.run` (``clamp_rate`` and ``chunk`` are not supported and ignored when None/default)."""
+            clamp_rate: float | None = None, drive: Tensor | None = None, generator: torch.Generator | None = None,
+            chunk: int = 16) -> Activity:
+        """As :meth:`DiehlCook.run` (``clamp_rate`` and ``drive`` are not supported; ``chunk`` is ignored)."""
         from snnrl.network import Monitor
 
-        if clamp_rate is not None:
-            raise ValueError("NetworkModel supports clamping on every step only (clamp_rate=None)")
+        if clamp_rate is not None or drive is not None:
+            raise ValueError("NetworkModel supports clamping on every step only (no clamp_rate, no drive)")
         net = self.network
         x_shape = net.layers["X"].shape
         steps, batch = spikes.shape[:2]

@@ -21,25 +21,28 @@ SMALL = DiehlCookConfig(n_input=50, n_neurons=8, one_spike=False, norm=None, ini
 
 
 def _generic(model: DiehlCook, spikes: torch.Tensor, learning: bool, clamp: torch.Tensor | None = None,
-             rest: int = 0) -> torch.Tensor:
+             rest: int = 0, drive: torch.Tensor | None = None) -> torch.Tensor:
     net = model.to_network(batch_size=spikes.shape[1])
     net.train(learning)
     mon = Monitor(net.layers["Ae"], ["s"])
     net.add_monitor(mon, "ae")
     x = torch.cat([spikes, spikes.new_zeros(rest, *spikes.shape[1:])]) if rest else spikes
-    net.run({"X": x}, clamp=None if clamp is None else {"Ae": clamp})
+    inputs = {"X": x}
+    if drive is not None:  # a constant external input to Ae
+        inputs["Ae"] = drive.unsqueeze(0).expand(x.shape[0], *drive.shape).contiguous()
+    net.run(inputs, clamp=None if clamp is None else {"Ae": clamp})
     model.load_from_network(net)
     return mon.get("s")
 
 
 def _compare(config: DiehlCookConfig, spikes: torch.Tensor, learning: bool = True, seed: int = 0,
              chunk: int = 16, clamp: torch.Tensor | None = None, rest: int = 0, mask: torch.Tensor | None = None,
-             lateral: torch.Tensor | None = None) -> int:
+             lateral: torch.Tensor | None = None, drive: torch.Tensor | None = None) -> int:
     g = torch.Generator().manual_seed(seed)
     fast = DiehlCook(config, generator=g, mask=mask, lateral=lateral)
     ref = DiehlCook(config, weight=fast.weight.clone(), mask=mask, lateral=lateral)
-    act = fast.run(spikes, learning=learning, chunk=chunk, clamp=clamp, rest=float(rest))
-    s_ref = _generic(ref, spikes, learning, clamp, rest)
+    act = fast.run(spikes, learning=learning, chunk=chunk, clamp=clamp, rest=float(rest), drive=drive)
+    s_ref = _generic(ref, spikes, learning, clamp, rest, drive)
     assert torch.equal(act.spikes(), s_ref)
     assert torch.equal(act.counts, s_ref.sum(0).float())
     torch.testing.assert_close(fast.weight, ref.weight, rtol=0, atol=1e-6)
@@ -74,6 +77,17 @@ def test_equals_generic_with_clamp_and_rest() -> None:
     clamp[0, 2] = clamp[1, 5] = True
     _compare(SMALL.replace(reduction="mean"), spikes, clamp=clamp)
     _compare(SMALL, spikes[:, :1], rest=30)
+
+
+@pytest.mark.parametrize("chunk", [1, 16])
+def test_equals_generic_with_drive(chunk: int) -> None:
+    spikes = torch.rand(150, 1, 50, generator=torch.Generator().manual_seed(8)) < 0.08
+    drive = torch.zeros(1, 8)
+    drive[0, :4] = -1000.0  # silenced: only neurons 4..7 may fire
+    drive[0, 5] = 0.3
+    assert _compare(SMALL, spikes, drive=drive, chunk=chunk) > 5
+    spikes2 = torch.rand(100, 2, 50, generator=torch.Generator().manual_seed(9)) < 0.08
+    _compare(SMALL.replace(reduction="mean"), spikes2, drive=torch.tensor([[-1000.0] * 4 + [0.0] * 4] * 2))
 
 
 def test_equals_generic_with_mask() -> None:
