@@ -262,9 +262,8 @@ class Trainer:
         self._window_counts, self._window_labels = [], []
         row: dict[str, float] = {"images": float(self.state.images_seen), "epoch": float(self.state.epoch),
                                  "spikes_per_image": float(c.sum(1).mean())}
-        if self.protocol.supervised:
-            pass  # the teacher makes training activity trivially right: nothing honest to report
-        elif self._assign is not None:
+        # Under clamping the teacher makes training activity trivially right: no training accuracy then.
+        if not self.protocol.supervised and self._assign is not None:
             row["train_acc_all"] = accuracy(all_activity(c, self._assign.assignments), y)
             row["train_acc_prop"] = accuracy(
                 proportion_weighting(c, self._assign.assignments, self._assign.proportions), y)
