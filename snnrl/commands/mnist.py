@@ -1,7 +1,8 @@
 """``snnrl mnist``: train and test Diehl & Cook networks on MNIST or Fashion-MNIST.
 
-Trains a model (unsupervised STDP, or supervised by clamping the label's neurons), assigns
-labels to its neurons from the training images with learning off, classifies the test images
+Trains a model (unsupervised STDP, or supervised: only the label's neurons may fire, or some
+are clamped, then a label-free threshold calibration), assigns labels to its neurons from the
+training images with learning off, classifies the test images
 with every readout (all-activity, proportion weighting, n-gram, logistic regression) and writes
 to ``--out``: ``results.json`` (accuracies, speed, settings, data sources), ``model.safetensors``
 (a checkpoint; ``--resume`` continues from it), plots (``weights.png``, ``assignments.png``,
@@ -14,7 +15,7 @@ Examples::
 
     snnrl mnist --model diehl-cook --neurons 100 --epochs 3 --data ../shared/data/mnist
     snnrl mnist --preset bindsnet --epochs 1 --data ../shared/data/mnist    # BindsNET's eth_mnist.py
-    snnrl mnist --model supervised --neurons 100 --data ../shared/data/mnist
+    snnrl mnist --model supervised --neurons 100 --epochs 1 --data ../shared/data/mnist
     snnrl mnist --model lc --filters 25 --kernel-size 12 --stride 4 --data ../shared/data/mnist
 """
 

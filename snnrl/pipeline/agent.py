@@ -19,6 +19,7 @@ writes, the decoder, the reward signal, and the training settings. The schema (e
     input_layer = "X"                     # default: the first Input layer
     output_layer = "A"                    # default: the last layer
     carry_state = true                    # membrane state carries across decisions
+    voltage_noise = 0.0                   # mV (std) added to the output layer at each window's start
     decoder = { type = "CountArgmax", params = { neurons_per_action = 10 } }
     encoder = { type = "PoissonEncoder", params = { time = 16 } }  # only for envs without [encoder]
 
@@ -93,7 +94,7 @@ AGENT_KEYS: dict[str, tuple[str, ...] | None] = {
     "name": None,
     "description": None,
     "env": ("preset", "num_envs", "max_episode_steps", "make", "encoder"),
-    "policy": ("input_layer", "output_layer", "carry_state", "decoder", "encoder"),
+    "policy": ("input_layer", "output_layer", "carry_state", "decoder", "encoder", "voltage_noise"),
     "reward": ("signal", "scale", "step_bonus", "terminal", "clip", "sign", "life_loss"),
     "critic": ("type", "lr", "init", "trace", "gamma"),
     "training": ("episodes", "seed", "checkpoint_interval", "log_interval", "image_interval", "eval_episodes",
@@ -175,6 +176,7 @@ def _policy_table(table: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("input_layer", "output_layer"):
         if key in policy and not isinstance(policy[key], str):
             raise AgentError(f"policy.{key} must be a layer name, got {policy[key]!r}")
+    policy["voltage_noise"] = _float("policy.voltage_noise", policy.get("voltage_noise", 0.0), 0.0)
     if not isinstance(policy.get("carry_state", True), bool):
         raise AgentError(f"policy.carry_state must be true or false, got {policy['carry_state']!r}")
     policy.setdefault("decoder", {"type": "CountArgmax"})

@@ -102,7 +102,9 @@ def build_policy(config: AgentConfig, observation_space: Any, action_space: Any,
             encoder = component_from_spec("encoder", pol["encoder"], "policy.encoder")
         return SpikingPolicy(net, decoder, observation_space=observation_space, action_space=action_space,
                              input_layer=pol.get("input_layer"), output_layer=pol.get("output_layer"),
-                             encoder=encoder, carry_state=pol.get("carry_state", True))
+                             encoder=encoder, carry_state=pol.get("carry_state", True),
+                             voltage_noise=pol.get("voltage_noise", 0.0),
+                             noise_seed=derive_seed(config.seed, 4) % (2**31))
     except SpecError as e:
         raise AgentError(str(e)) from None
     except (TypeError, ValueError) as e:

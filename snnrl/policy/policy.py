@@ -83,6 +83,12 @@ class SpikingPolicy:
             (default); False puts the populations at rest before every decision (voltages,
             spikes, traces; the learning rules' eligibility still carries over, so a delayed
             reward can reach earlier decisions).
+        voltage_noise: standard deviation (mV) of Gaussian noise added to the output layer's
+            membrane potentials at the first step of every decision window (also when
+            ``deterministic``: it is part of the network, like the input's spike noise). It breaks
+            the ties of a winner-take-all race under dense input, where every output neuron
+            would cross threshold in the same step, and makes the choice stochastic.
+        noise_seed: seed of the noise's generator.
 
     Raises:
         ValueError: an observation that does not fit the input layer, or an output layer that
@@ -101,6 +107,8 @@ class SpikingPolicy:
         output_layer: str | None = None,
         encoder: Any = None,
         carry_state: bool = True,
+        voltage_noise: float = 0.0,
+        noise_seed: int | None = None,
     ) -> None:
         if not isinstance(network, Network):
             raise TypeError(f"network must be a snnrl Network, got {type(network).__name__}")
@@ -121,6 +129,15 @@ class SpikingPolicy:
             raise ValueError(f"input_layer and output_layer are the same layer ({input_layer!r})")
         if not isinstance(carry_state, bool):
             raise ValueError(f"carry_state must be a bool, got {carry_state!r}")
+        if isinstance(voltage_noise, bool) or not isinstance(voltage_noise, (int, float)) or not voltage_noise >= 0:
+            raise ValueError(f"voltage_noise must be a number >= 0 (mV), got {voltage_noise!r}")
+        self.voltage_noise = float(voltage_noise)
+        self.noise_seed = noise_seed
+        self.noise_generator = torch.Generator()
+        if noise_seed is None:
+            self.noise_generator.seed()
+        else:
+            self.noise_generator.manual_seed(int(noise_seed))
         self.input_layer = input_layer
         self.output_layer = output_layer
         self.encoder = encoder
@@ -248,7 +265,7 @@ class SpikingPolicy:
             self._out_monitor.reset_state_variables()
             for mon in self._record.values():
                 mon.reset_state_variables()
-            net.run({self.input_layer: x}, reward=0.0 if learn else None)
+            net.run({self.input_layer: x}, reward=0.0 if learn else None, inject_v=self._noise(x))
         finally:
             for key in [k for k in monitors if k.startswith(_MONITOR_PREFIX)]:
                 del monitors[key]
@@ -258,6 +275,15 @@ class SpikingPolicy:
         if self._record:
             self.last_spikes = {name: mon.get("s") for name, mon in self._record.items()}
         return self.decoder(out, deterministic=deterministic)
+
+    def _noise(self, x: Tensor) -> dict[str, Tensor] | None:
+        """The voltage noise of one window: ``{output layer: (T, B, *shape)}`` (zero after step 0)."""
+        if not self.voltage_noise:
+            return None
+        layer = self.network.layers[self.output_layer]
+        noise = torch.zeros((x.shape[0], x.shape[1], *layer.shape))
+        noise[0] = torch.randn((x.shape[1], *layer.shape), generator=self.noise_generator) * self.voltage_noise
+        return {self.output_layer: noise.to(layer._device)}
 
     def reset(self, mask: Any = None) -> None:
         """Put the network at rest: every environment, or those where ``mask`` ``(n_envs,)`` is True."""
@@ -363,6 +389,9 @@ class SpikingPolicy:
             "input_layer": self.input_layer,
             "output_layer": self.output_layer,
             "carry_state": self.carry_state,
+            "voltage_noise": self.voltage_noise,
+            "noise_seed": self.noise_seed,
+            "noise_rng": _rng_to_text(self.noise_generator),
             "decoder": self.decoder.to_spec(),
             "decoder_state": self.decoder.state_dict(),
             "encoder": encoder,
@@ -411,7 +440,11 @@ class SpikingPolicy:
                 output_layer=config["output_layer"],
                 encoder=encoder,
                 carry_state=bool(config.get("carry_state", True)),
+                voltage_noise=float(config.get("voltage_noise", 0.0)),
+                noise_seed=config.get("noise_seed"),
             )
+            if config.get("noise_rng") is not None:
+                _rng_from_text(policy.noise_generator, config["noise_rng"])
             policy.decoder.load_state_dict(config["decoder_state"])
             if encoder is not None and config.get("encoder_rng") is not None:
                 _rng_from_text(encoder.generator, config["encoder_rng"])

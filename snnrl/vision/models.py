@@ -1,4 +1,4 @@
-r"""Diehl & Cook (2015) networks for unsupervised (and clamped, supervised) digit learning.
+r"""Diehl & Cook (2015) networks for unsupervised (and supervised) digit learning.
 
 The network: Poisson input ``X`` (784 pixels) -> excitatory layer ``Ae`` (LIF with a per-neuron
 adaptive threshold ``theta``) with pair-based STDP (:class:`snnrl.learning.PostPre`) on

@@ -14,6 +14,11 @@ classified by every readout of :mod:`snnrl.vision.evaluation` (all-activity, pro
 weighting, n-gram, logistic regression on spike counts). Nothing about the test images is used
 to assign labels or fit readouts.
 
+Supervised training (``Protocol(supervised=True)``) lets only the label's neurons fire
+(``supervision="group"``) or forces some of them to spike (``"clamp"``, BindsNET's way), and is
+followed by :meth:`Trainer.calibrate`, a label-free pass with the weights frozen that balances
+the thresholds across classes (the ``snnrl mnist`` command does this by default).
+
 Randomness: the order of each epoch comes from ``seed`` and the epoch, and every image's
 spikes from ``seed``, the epoch and the image's position, so a run resumed from a checkpoint
 continues exactly as the uninterrupted run would have.

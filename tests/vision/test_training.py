@@ -131,3 +131,18 @@ def test_fashion_mnist_loads_when_installed() -> None:
     assert len(ds) == 10000 and ds.name == "fashion-mnist"
     with pytest.raises(Exception):  # noqa: B017 - MNIST test files are not in an empty directory
         load_mnist("test", "/nonexistent-dir", log=None)
+
+
+def test_calibrate_freezes_weights_and_moves_thresholds(bars) -> None:
+    train = bars(30)
+    model = DiehlCook(PRESETS["tuned"].replace(n_neurons=20), generator=torch.Generator().manual_seed(0))
+    protocol = Protocol(time=60.0, supervised=True)
+    trainer = Trainer(model, train, protocol, seed=0, log=None)
+    trainer.fit(1, progress=False)
+    model.normalize()
+    w, theta = model.weight.clone(), model.theta.clone()
+    assert trainer.calibrate(20) == 20
+    assert model.config == PRESETS["tuned"].replace(n_neurons=20)  # rates restored
+    model.normalize()
+    torch.testing.assert_close(model.weight, w)
+    assert float((model.theta - theta).abs().max()) > 0
