@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
@@ -165,6 +166,9 @@ class STDPEligibility(nn.Module):
         """Add ``sum_b g_b z_b`` to the connection's weights (with its decay and constraints)."""
         self.adapter.add_batch_weighted(self.z, g)
 
+    def flush(self) -> None:
+        """Finish deferred bookkeeping (this class defers nothing)."""
+
     def traces(self) -> tuple[Tensor, Tensor]:
         """``(P+, P-)`` as true values. Shape: ``(B, *source.shape)``, ``(B, *target.shape)``."""
         return self.p_plus, self.p_minus
@@ -175,40 +179,137 @@ class STDPEligibility(nn.Module):
 
 
 class _ScaledSTDPEligibility(STDPEligibility):
-    """Shared bookkeeping of the dense eligibilities: decays as global scales.
+    """Shared bookkeeping of the dense eligibilities: decays as global scales, steps in windows.
 
-    ``P+ = A p``, ``P- = M m``, ``z = E z~`` with ``A = e^{-n dt/tau+}``, ``M = e^{-n dt/tau-}``,
-    ``E = e^{-n dt/tau_z}`` after ``n`` steps since the last renormalisation: a step multiplies
-    three Python floats instead of touching every entry, and increments are divided by the
-    current scale. When a scale falls below ``1e-4`` (every ~9 time constants) the state is
-    renormalised to true values and the scales reset to 1. The scales are ``extra_state``.
+    * ``P+ = A p``, ``P- = M m``, ``z = E z~`` with ``A = e^{-n dt/tau+}``, ``M = e^{-n dt/tau-}``,
+      ``E = e^{-n dt/tau_z}`` after ``n`` steps since the last renormalisation: a step multiplies
+      three Python floats instead of touching every entry, and increments are divided by the
+      current scale. When a scale falls below ``1e-4`` (every ~9 time constants) the state is
+      renormalised to true values and the scales reset to 1. The scales are ``extra_state``.
+    * A step only records its spikes (two copies) and its coefficients (Python floats); up to
+      ``capacity`` recorded steps are processed at once by :meth:`flush`, with cumulative sums
+      over time and batched products (a handful of tensor operations per window instead of per
+      step). Every method that reads, saves or moves the state flushes first, so what can be
+      observed is the state of the plain equations, step by step.
+
+    Buffers: ``p`` ``(B, n_pre)``, ``m`` ``(B, n_post)`` (the scaled traces) and the subclass's
+    eligibility.
     """
 
     _MIN_SCALE = 1e-4
+    #: Steps recorded before they are processed (or before anything reads the state).
+    capacity = 64
+
+    def resize(self, batch_size: int) -> None:
+        like = self.adapter.connection.weight
+        n_pre, n_post = like.shape
+        self.batch_size = batch_size
+        self.register_buffer("p", like.new_zeros((batch_size, n_pre)))
+        self.register_buffer("m", like.new_zeros((batch_size, n_post)))
+        self._allocate_eligibility(batch_size, n_pre, n_post)
+        self.register_buffer("_pend_post", like.new_zeros((self.capacity, batch_size, n_post)), persistent=False)
+        self._pend_pre: Tensor | None = None  # (capacity, B, n_pre), the dtype of the presynaptic activity
+        self._coef: list[tuple[float, float, float, float]] = []
+        self._reset_scales()
+
+    def _allocate_eligibility(self, batch_size: int, n_pre: int, n_post: int) -> None:
+        raise NotImplementedError
 
     def _reset_scales(self) -> None:
         self._scales = [1.0, 1.0, 1.0]  # A, M, E
 
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # type: ignore[no-untyped-def]  # nn.Module's
+        self.flush()
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
     def get_extra_state(self) -> dict[str, list[float]]:
+        self.flush()
         return {"scales": list(self._scales)}
 
     def set_extra_state(self, state: dict[str, list[float]]) -> None:
+        self._coef = []
         self._scales = [float(v) for v in state["scales"]]
 
-    def _small(self) -> bool:
-        a, mm, e = self._scales
-        low = self._MIN_SCALE
-        return a < low or mm < low or e < low
-
-    def _views(self) -> None:
-        """Views of the buffers used every step (rebuilt when ``.to()`` replaces the buffers)."""
-
     def _apply(self, fn, recurse: bool = True):  # type: ignore[no-untyped-def]  # nn.Module's signature
-        out = super()._apply(fn, recurse)
-        self._views()
-        return out
+        self.flush()
+        self._pend_pre = None
+        return super()._apply(fn, recurse)
+
+    def step(self, s_pre: Tensor, s_post: Tensor) -> None:
+        prm, scales = self.params, self._scales
+        a = scales[0] = scales[0] * prm.decay_plus
+        mm = scales[1] = scales[1] * prm.decay_minus
+        e = scales[2] = scales[2] * prm.decay_e
+        n = len(self._coef)
+        b = self.batch_size
+        pre = s_pre.reshape(b, -1)
+        pend = self._pend_pre
+        if pend is None or pend.dtype != pre.dtype:
+            self.flush()
+            n = 0
+            pend = self._pend_pre = pre.new_zeros((self.capacity, *pre.shape))
+        pend[n].copy_(pre)
+        self._pend_post[n].copy_(s_post.reshape(b, -1))
+        te = prm.tc_e * e
+        # per step: p += kp s_pre, m += km s_post, beta and mu weigh the two zeta terms
+        self._coef.append((prm.a_plus / a, prm.a_minus / mm, prm.nu_post * a / te, prm.nu_pre * mm / te))
+        low = self._MIN_SCALE
+        if a < low or mm < low or e < low:
+            self._renormalize()  # flushes first
+        elif n + 1 == self.capacity:
+            self.flush()
+
+    def flush(self) -> None:
+        """Process the recorded steps (see the class docstring)."""
+        coef = self._coef
+        n = len(coef)
+        if not n:
+            return
+        self._coef = []
+        p = self._buffers["p"]
+        c = torch.tensor(coef, dtype=p.dtype).t().to(p.device).view(4, n, 1, 1)
+        self._flush(self._pend_pre[:n], self._pend_post[:n], c[0], c[1], c[2], c[3])
+
+    def _flush(self, pre: Tensor, post: Tensor, kp: Tensor, km: Tensor, beta: Tensor, mu: Tensor) -> None:
+        """Process ``n`` recorded steps. Shape: ``pre`` ``(n, B, n_pre)``, ``post`` ``(n, B, n_post)``,
+        coefficients ``(n, 1, 1)``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _trajectory(start: Tensor, increments: Tensor) -> Tensor:
+        """``start + cumsum(increments)`` over time, summed in the order of the step-by-step equations.
+
+        Shape: ``start`` ``(B, n)``, ``increments`` ``(n_steps, B, n)`` (overwritten) -> ``(n_steps, B, n)``.
+        """
+        increments[0].add_(start)
+        return torch.cumsum(increments, 0)
+
+    def _scale_state(self, e: float) -> None:
+        """Multiply the eligibility by ``e`` (renormalisation)."""
+        raise NotImplementedError
+
+    def _renormalize(self) -> None:
+        self.flush()
+        a, mm, e = self._scales
+        self._scale_state(e)
+        self.p.mul_(a)
+        self.m.mul_(mm)
+        self._reset_scales()
+
+    def reset(self, mask: Tensor | None = None) -> None:
+        self.flush()
+        for buf in self._buffers.values():
+            if buf is None or buf is self._buffers["_pend_post"]:
+                continue
+            if mask is None:
+                buf.zero_()
+            else:
+                buf[mask] = 0.0
+        if mask is None:
+            self._reset_scales()
 
     def traces(self) -> tuple[Tensor, Tensor]:
+        self.flush()
         conn = self.adapter.connection
         a, mm, _ = self._scales
         b = self.batch_size
@@ -218,94 +319,41 @@ class _ScaledSTDPEligibility(STDPEligibility):
 class ScaledSTDPEligibility(_ScaledSTDPEligibility):
     r"""STDP eligibility of a small dense ``(n_pre, n_post)`` weight: plain equations, global scales.
 
-    One step is five tensor operations and no decay pass: the scaled traces live in the first
-    column of ``left`` ``(B, n_pre, 2)`` (``p``) and the second row of ``right``
-    ``(B, 2, n_post)`` (``m``); the other column/row receive this step's spikes times the
-    weight of their ``zeta`` term, so that one batched product adds both terms,
-    ``z~ += left @ right = beta p ⊗ s_post + mu s_pre ⊗ m``
-    (``beta = nu_post A / (tau_z E)``, ``mu = nu_pre M / (tau_z E)``). A reward adds
-    ``E sum_b g_b z~_b`` to the weights in one pass. Buffers: ``left``, ``right``, ``zs``
-    ``(B, n_pre, n_post)`` (the scaled ``z~``).
+    A window of ``n`` recorded steps is processed in about a dozen tensor operations: the scaled
+    traces' trajectories ``p(t)``, ``m(t)`` by cumulative sums, then both ``zeta`` terms of all
+    steps by one (batched) matrix product,
+    ``z~ += [p(t) | mu_t s_pre(t)]_t @ [beta_t s_post(t) ; m(t)]_t``
+    (``beta = nu_post A / (tau_z E)``, ``mu = nu_pre M / (tau_z E)``, the traces including each
+    step's spikes). A reward adds ``E sum_b g_b z~_b`` to the weights in one pass. Buffers:
+    ``p``, ``m`` and ``zs`` ``(B, n_pre, n_post)`` (the scaled ``z~``).
     """
 
-    def resize(self, batch_size: int) -> None:
-        like = self.adapter.connection.weight
-        n_pre, n_post = like.shape
-        self.batch_size = batch_size
-        self.register_buffer("left", like.new_zeros((batch_size, n_pre, 2)))
-        self.register_buffer("right", like.new_zeros((batch_size, 2, n_post)))
-        self.register_buffer("zs", like.new_zeros((batch_size, n_pre, n_post)))
-        self._reset_scales()
-        self._views()
+    def _allocate_eligibility(self, batch_size: int, n_pre: int, n_post: int) -> None:
+        self.register_buffer("zs", self.p.new_zeros((batch_size, n_pre, n_post)))
 
-    def _views(self) -> None:
-        """Views of the buffers used every step (rebuilt when the buffers are replaced)."""
-        left, right = self._buffers["left"], self._buffers["right"]
-        b = left.shape[0]
-        self._v = {"p": left[:, :, 0], "pre": left[:, :, 1], "post": right[:, 0, :], "m": right[:, 1, :],
-                   "z0": self._buffers["zs"][0] if b == 1 else None, "left0": left[0], "right0": right[0]}
-
-    @property
-    def p(self) -> Tensor:
-        """The scaled presynaptic trace ``p`` ``(B, n_pre)`` (``P+ = A p``)."""
-        return self._v["p"]
-
-    @property
-    def m(self) -> Tensor:
-        """The scaled postsynaptic trace ``m`` ``(B, n_post)`` (``P- = M m``)."""
-        return self._v["m"]
-
-    def reset(self, mask: Tensor | None = None) -> None:
-        for buf in (self.left, self.right, self.zs):
-            if mask is None:
-                buf.zero_()
-            else:
-                buf[mask] = 0.0
-        if mask is None:
-            self._reset_scales()
-
-    def _renormalize(self) -> None:
-        a, mm, e = self._scales
-        self.zs.mul_(e)
-        self._v["p"].mul_(a)
-        self._v["m"].mul_(mm)
-        self._reset_scales()
-
-    def step(self, s_pre: Tensor, s_post: Tensor) -> None:
-        prm, scales, v = self.params, self._scales, self._v
-        a = scales[0] = scales[0] * prm.decay_plus
-        mm = scales[1] = scales[1] * prm.decay_minus
-        e = scales[2] = scales[2] * prm.decay_e
-        p_slot, post_slot = v["pre"], v["post"]
-        b = p_slot.shape[0]
-        pre = s_pre.view(b, -1) if s_pre.is_contiguous() else s_pre.reshape(b, -1)
-        post = s_post.view(b, -1) if s_post.is_contiguous() else s_post.reshape(b, -1)
-        beta = prm.nu_post * a / (prm.tc_e * e)
-        mu = prm.nu_pre * mm / (prm.tc_e * e)
-        torch.mul(pre, mu, out=p_slot)
-        torch.mul(post, beta, out=post_slot)
-        # the traces include this step's spikes before they enter zeta
-        if prm.a_plus:
-            if mu:
-                v["p"].add_(p_slot, alpha=prm.a_plus / (a * mu))
-            else:
-                v["p"].add_(pre.to(p_slot.dtype), alpha=prm.a_plus / a)
-        if prm.a_minus:
-            if beta:
-                v["m"].add_(post_slot, alpha=prm.a_minus / (mm * beta))
-            else:
-                v["m"].add_(post.to(post_slot.dtype), alpha=prm.a_minus / mm)
-        if b == 1:
-            v["z0"].addmm_(v["left0"], v["right0"])
+    def _flush(self, pre: Tensor, post: Tensor, kp: Tensor, km: Tensor, beta: Tensor, mu: Tensor) -> None:
+        p, m, zs = self.p, self.m, self.zs
+        pre = pre.to(p.dtype)
+        p_t = self._trajectory(p, pre * kp)
+        m_t = self._trajectory(m, post * km)
+        left = torch.cat([p_t, pre.mul_(mu)])  # (2n, B, n_pre)
+        right = torch.cat([post * beta, m_t])  # (2n, B, n_post)
+        if zs.shape[0] == 1:
+            zs[0].addmm_(left[:, 0].t(), right[:, 0])
         else:
-            self._buffers["zs"].baddbmm_(self._buffers["left"], self._buffers["right"])
-        if a < self._MIN_SCALE or mm < self._MIN_SCALE or e < self._MIN_SCALE:
-            self._renormalize()
+            zs.baddbmm_(left.permute(1, 2, 0), right.transpose(0, 1))
+        p.copy_(p_t[-1])
+        m.copy_(m_t[-1])
+
+    def _scale_state(self, e: float) -> None:
+        self.zs.mul_(e)
 
     def apply(self, g: BatchWeight) -> None:
+        self.flush()
         self.adapter.add_batch_weighted(self.zs, g * self._scales[2])
 
     def value(self) -> Tensor:
+        self.flush()
         return self.zs * self._scales[2]
 
 
@@ -316,16 +364,21 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
     ``O(k_pre * n_post + n_pre + n_post)`` for ``k_pre`` presynaptic spikes instead of
     ``O(n_pre * n_post)``:
 
-    * every decay is a global scale (see :class:`_ScaledSTDPEligibility`): ``P+ = A p``,
-      ``P- = M m``, ``z = E z~``;
+    * every decay is a global scale and steps are processed in windows (see
+      :class:`_ScaledSTDPEligibility`): ``P+ = A p``, ``P- = M m``, ``z = E z~``;
     * the post-triggered term ``sum_s beta_s p(s) ⊗ s_post(s)`` (``beta = nu_post A / (tau_z E)``),
       which would touch whole columns, is rewritten with the cumulative post vector
       ``c(t) = sum_{s<=t} beta_s s_post(s)`` as ``p(t) ⊗ c(t) - sum_{s'} u(s') ⊗ c(s'-1)`` where
       ``u(s') = A_+ s_pre(s') / A(s')`` are the increments of ``p``. So
       ``z~ = p ⊗ c + K`` where ``K`` changes only in the rows of presynaptic spikes:
 
-      .. math:: K_{i\cdot} \mathrel{+}= s_{pre,i}\,\big(\mu\, m - \tfrac{A_+}{A}\, c_{prev}\big),
+      .. math:: K_{i\cdot} \mathrel{+}= s_{pre,i}(t)\,\big(\mu_t\, m(t) - \tfrac{A_+}{A_t}\, c(t-1)\big),
                 \qquad \mu = \nu_{pre} M / (\tau_z E).
+
+      A window's rows are computed for all its steps at once (trajectories of ``m`` and ``c`` by
+      cumulative sums); the rows of each presynaptic neuron's spikes in the window are summed
+      (``embedding_bag``: the rows are a small table that stays in cache) and added to ``K``
+      once per neuron, so a long window writes each row of ``K`` at most once.
 
     Folding (``K += p ⊗ c``, ``c = 0``: one pass) keeps ``z~`` and is done before each weight
     update, which is then one fused pass ``w += E sum_b g_b K_b``; it bounds the round-off of
@@ -334,36 +387,56 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
     ``(B, n_pre, n_post)``.
     """
 
-    def resize(self, batch_size: int) -> None:
-        conn = self.adapter.connection
-        like = conn.weight
-        n_pre, n_post = like.shape
-        self.batch_size = batch_size
-        self.register_buffer("p", like.new_zeros((batch_size, n_pre)))
-        self.register_buffer("m", like.new_zeros((batch_size, n_post)))
-        self.register_buffer("c", like.new_zeros((batch_size, n_post)))
-        self.register_buffer("k", like.new_zeros((batch_size, n_pre, n_post)))
-        self.register_buffer("_ones", like.new_ones(batch_size * n_pre), persistent=False)
-        self._reset_scales()
+    def _allocate_eligibility(self, batch_size: int, n_pre: int, n_post: int) -> None:
+        self.register_buffer("c", self.p.new_zeros((batch_size, n_post)))
+        self.register_buffer("k", self.p.new_zeros((batch_size, n_pre, n_post)))
         self._folded = True  # c == 0
-        self._views()
 
     def reset(self, mask: Tensor | None = None) -> None:
-        for buf in (self.p, self.m, self.c, self.k):
-            if mask is None:
-                buf.zero_()
-            else:
-                buf[mask] = 0.0
+        super().reset(mask)
         if mask is None:
-            self._reset_scales()
             self._folded = True
 
     def set_extra_state(self, state: dict[str, list[float]]) -> None:
         super().set_extra_state(state)
         self._folded = False
 
+    def _flush(self, pre: Tensor, post: Tensor, kp: Tensor, km: Tensor, beta: Tensor, mu: Tensor) -> None:
+        p, m, c, k = self.p, self.m, self.c, self.k
+        n, b, n_pre = pre.shape
+        n_post = m.shape[1]
+        m_t = self._trajectory(m, post * km)
+        m.copy_(m_t[-1])
+        if self.params.nu_post:
+            c_t = self._trajectory(c, post * beta)
+            c_prev = torch.cat([c.unsqueeze(0), c_t[:-1]])  # c before each step's post spikes
+            c.copy_(c_t[-1])
+            self._folded = False
+        else:
+            c_prev = c.expand(n, b, n_post)
+        rows = m_t.mul_(mu).sub_(c_prev * kp)  # (n, B, n_post): the row of a spike at each step
+        # the presynaptic spikes ordered by neuron (b, i), then by step: one bag per neuron
+        width = b * n_pre
+        by_neuron = pre.reshape(n, width).t().contiguous().view(-1)
+        nz = by_neuron.nonzero().view(-1)  # indices into (b * n_pre + i, step)
+        if not nz.numel():
+            return
+        neuron = torch.div(nz, n, rounding_mode="floor")
+        step = nz - neuron * n
+        row = step if b == 1 else step * b + torch.div(neuron, n_pre, rounding_mode="floor")
+        weights = None if by_neuron.dtype == torch.bool else by_neuron.index_select(0, nz).to(rows.dtype)
+        neurons, counts = torch.unique_consecutive(neuron, return_counts=True)
+        offsets = counts.cumsum(0).sub_(counts)
+        # each neuron's rows summed over its spikes (real-valued activity weighs them)
+        added = F.embedding_bag(row, rows.view(n * b, n_post), offsets, mode="sum", per_sample_weights=weights)
+        k.view(-1, n_post).index_add_(0, neurons, added)
+        if self.params.a_plus:
+            inc = kp.view(n).index_select(0, step)
+            p.view(-1).index_add_(0, neuron, inc if weights is None else inc.mul_(weights))
+
     def fold(self) -> None:
         """``K += p ⊗ c``, ``c = 0`` (``z~`` unchanged)."""
+        self.flush()
         if not self._folded:
             self.k.addcmul_(self.p.unsqueeze(2), self.c.unsqueeze(1))
             self.c.zero_()
@@ -371,62 +444,17 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
 
     def _renormalize(self) -> None:
         self.fold()
-        a, mm, e = self._scales
+        super()._renormalize()
+
+    def _scale_state(self, e: float) -> None:
         self.k.mul_(e)
-        self.p.mul_(a)
-        self.m.mul_(mm)
-        self._reset_scales()
-
-    def _views(self) -> None:
-        buffers = self._buffers
-        m = buffers["m"]
-        self._v = {"p": buffers["p"].view(-1), "k": buffers["k"].view(-1, m.shape[1]), "ones": buffers["_ones"]}
-
-    def step(self, s_pre: Tensor, s_post: Tensor) -> None:
-        prm, scales, buffers, v = self.params, self._scales, self._buffers, self._v
-        a = scales[0] = scales[0] * prm.decay_plus
-        mm = scales[1] = scales[1] * prm.decay_minus
-        e = scales[2] = scales[2] * prm.decay_e
-        m, c = buffers["m"], buffers["c"]
-        b, n_post = m.shape
-        post = (s_post.view(b, n_post) if s_post.is_contiguous() else s_post.reshape(b, n_post)).to(m.dtype)
-        if prm.a_minus:
-            m.add_(post, alpha=prm.a_minus / mm)
-        flat = s_pre.view(-1) if s_pre.is_contiguous() else s_pre.reshape(-1)
-        idx = flat.nonzero().view(-1)
-        k = idx.shape[0]
-        if k:
-            spiking = flat.dtype == torch.bool
-            values = None if spiking else flat.index_select(0, idx).to(m.dtype)
-            if prm.a_plus:  # p += (A+ / A) s_pre, only where s_pre != 0
-                v["p"].index_add_(0, idx, v["ones"][:k] if spiking else values, alpha=prm.a_plus / a)
-            mu = prm.nu_pre * mm / (prm.tc_e * e)
-            kappa = prm.a_plus / a
-            # the row added for every presynaptic spike of batch element b: mu * m_b - kappa * c_b
-            if self._folded:
-                rows = m * mu
-            elif mu:
-                rows = torch.add(m, c, alpha=-kappa / mu).mul_(mu)
-            else:
-                rows = c * -kappa
-            if b == 1 and spiking:
-                v["k"].index_put_((idx,), rows.view(n_post), accumulate=True)
-            else:
-                rows = rows.index_select(0, torch.div(idx, flat.shape[0] // b, rounding_mode="floor"))
-                if not spiking:
-                    rows.mul_(values.unsqueeze(1))
-                v["k"].index_put_((idx,), rows, accumulate=True)
-        if prm.nu_post:
-            c.add_(post, alpha=prm.nu_post * a / (prm.tc_e * e))
-            self._folded = False
-        if a < self._MIN_SCALE or mm < self._MIN_SCALE or e < self._MIN_SCALE:
-            self._renormalize()
 
     def apply(self, g: BatchWeight) -> None:
         self.fold()
         self.adapter.add_batch_weighted(self.k, g * self._scales[2])
 
     def value(self) -> Tensor:
+        self.flush()
         return torch.baddbmm(self.k, self.p.unsqueeze(2), self.c.unsqueeze(1)) * self._scales[2]
 
 

@@ -61,5 +61,15 @@ class LearningRule(nn.Module, ABC):
             modulator: a number or a ``(B,)`` tensor (one value per batch element).
         """
 
+    def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
+        """Whether :meth:`step` with this ``reward`` may change ``connection``'s weights.
+
+        The network asks once per run: when every step of a run leaves the weights alone (a
+        three-factor rule with ``reward=0.0`` only builds eligibility), the input currents of a
+        connection fed by an ``Input`` layer are computed for the whole run in one batched call.
+        The default, True, is always safe.
+        """
+        return True
+
     def reset_state_variables(self, mask: Tensor | None = None) -> None:
         """Clear traces/eligibility: all batch elements, or those where ``mask`` ``(B,)`` is True."""

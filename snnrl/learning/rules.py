@@ -173,6 +173,9 @@ class _Rule(LearningRule):
             self._set_dt(self.dt)
         return s_pre, s_post
 
+    def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
+        return True
+
     def _batch_scale(self) -> float:
         return 1.0 / self.batch_size if self.reduction == "mean" else 1.0
 
@@ -207,6 +210,9 @@ class NoOp(_Rule):
     def step(self, connection: AbstractConnection, reward: float | Tensor | None) -> None:
         self._prepare(connection)
         self._idle()
+
+    def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
+        return bool(connection.weight_decay)
 
 
 # ---------------------------------------------------------------------------- two-factor
@@ -383,6 +389,15 @@ class _ModulatedRule(_Rule):
         if reward == 0:
             return None
         return float(reward) * self._batch_scale()
+
+    def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
+        """False for a zero reward (scalar, or an all-zero CPU tensor) on a connection without weight
+        decay: the steps then only build traces and eligibility."""
+        if reward is None or connection.weight_decay:
+            return True
+        if isinstance(reward, Tensor):
+            return not reward.is_cpu or bool(reward.any())
+        return reward != 0
 
     def deliver(self, connection: AbstractConnection, modulator: float | Tensor) -> None:
         """Apply ``modulator`` (a number or a ``(B,)`` tensor) once to the current eligibility.

@@ -388,7 +388,8 @@ class Network(nn.Module):
 
         A connection qualifies when its source is an ``Input`` layer that receives external
         input, no other connection and no clamp act on it, its weights cannot change during
-        the run and it is ``precomputable`` (no delay buffer, random transmission or internal
+        the run (no learning rule, or one whose ``changes_weights`` says the run's reward leaves
+        them alone) and it is ``precomputable`` (no delay buffer, random transmission or internal
         state). Its input for all steps is then computed in one batched call.
         """
         pre: list[Tensor | None] = [None] * len(plan.conns)
@@ -405,7 +406,7 @@ class Network(nn.Module):
                 or plan.incoming[src]
                 or clamp[src] is not None
                 or unclamp[src] is not None
-                or (self.training and conn.rule is not None)
+                or (self.training and conn.rule is not None and conn.rule.changes_weights(conn, self.reward))
                 or not conn.precomputable  # delays, random transmission or internal state
                 or steps * self.batch_size * conn.target.n > _PRECOMPUTE_LIMIT
             ):
@@ -420,13 +421,19 @@ class Network(nn.Module):
 
     @staticmethod
     def _deferred_inputs(
-        plan: _Plan, ext: list[Tensor | None], pre: list[Tensor | None], monitors: list, has_controls: bool
+        plan: _Plan, ext: list[Tensor | None], pre: list[Tensor | None], monitors: list, has_controls: bool,
+        plastic: list[AbstractConnection],
     ) -> list[int]:
-        """Input layers read only through precomputed connections: set once at the end of the run."""
+        """Input layers read only through precomputed connections: set once at the end of the run.
+
+        Layers watched by a monitor or read by a learning rule (the source or target of a
+        plastic connection) are stepped every step."""
         if has_controls:
             return []
         watched = {id(m.obj) for mon in monitors
                    for m in (mon.monitors.values() if isinstance(mon, NetworkMonitor) else (mon,))}
+        for conn in plastic:
+            watched.update((id(conn.source), id(conn.target)))
         return [
             li for li, layer in enumerate(plan.layers)
             if type(layer) is Input and ext[li] is not None and not layer.traces and not layer.sum_input
@@ -446,7 +453,7 @@ class Network(nn.Module):
         # Input layers read only through precomputed connections need not be stepped one by one.
         deferred: list[int] = []
         if steps > 1:
-            deferred = self._deferred_inputs(plan, ext, pre, monitors, has_controls)
+            deferred = self._deferred_inputs(plan, ext, pre, monitors, has_controls, plastic)
         active = [li for li in range(n_layers) if li not in deferred]
         for t in range(steps):
             if sync:

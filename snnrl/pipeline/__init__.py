@@ -5,6 +5,7 @@
 * :mod:`snnrl.pipeline.trainer`: :class:`Trainer`, the episode loop with reward delivery,
   evaluation, random baselines, checkpoints and resume;
 * :mod:`snnrl.pipeline.callbacks`: stable-baselines3-style callbacks;
+* :mod:`snnrl.pipeline.schedule`: learning-rate schedules of the actor;
 * :mod:`snnrl.pipeline.tensorboard`: the TensorBoard callback;
 * :mod:`snnrl.pipeline.run`: a whole training run in a run directory (what ``snnrl train`` does).
 """
@@ -24,6 +25,7 @@ from snnrl.pipeline.callbacks import (
     StopTrainingOnReward,
 )
 from snnrl.pipeline.envs import EnvList, VectorEnvDriver, make_driver
+from snnrl.pipeline.schedule import LearningRateSchedule
 from snnrl.pipeline.trainer import LinearCritic, RewardShaping, Trainer, summarize
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "EnvList",
     "EpisodeInfo",
     "EvalCallback",
+    "LearningRateSchedule",
     "LinearCritic",
     "PrintCallback",
     "ProgressBarCallback",

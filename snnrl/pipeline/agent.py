@@ -49,6 +49,10 @@ writes, the decoder, the reward signal, and the training settings. The schema (e
     baseline_episodes = 0                 # random-policy episodes on the training seeds, first
     eval_interval = 0                     # > 0: evaluate every N episodes, keep the best policy
     eval_interval_episodes = 10           # episodes per periodic evaluation
+    eval_stop_return = 475.0              # stop training once a periodic evaluation's mean reaches it
+                                          #   (needs eval_interval > 0; absent: never)
+    lr_schedule = { type = "linear", final = 0.1, episodes = 800, start = 0 }   # the actor's learning
+                                          #   rate factor per episode (snnrl.pipeline.schedule)
 
     [network]                             # a network spec (or network = "path/to/spec.toml")
     snnrl_spec = 1
@@ -98,7 +102,8 @@ AGENT_KEYS: dict[str, tuple[str, ...] | None] = {
     "reward": ("signal", "scale", "step_bonus", "terminal", "clip", "sign", "life_loss"),
     "critic": ("type", "lr", "init", "trace", "gamma"),
     "training": ("episodes", "seed", "checkpoint_interval", "log_interval", "image_interval", "eval_episodes",
-                 "minutes", "baseline_episodes", "eval_interval", "eval_interval_episodes"),
+                 "minutes", "baseline_episodes", "eval_interval", "eval_interval_episodes", "eval_stop_return",
+                 "lr_schedule"),
     "network": None,
 }
 """Top-level keys and, for tables, their valid keys (None: free-form or a plain value)."""
@@ -114,6 +119,8 @@ _TRAINING_DEFAULTS: dict[str, Any] = {
     "baseline_episodes": 0,
     "eval_interval": 0,
     "eval_interval_episodes": 10,
+    "eval_stop_return": None,
+    "lr_schedule": None,
 }
 _REWARD_DEFAULTS: dict[str, Any] = {"scale": 1.0, "step_bonus": 0.0, "terminal": 0.0, "clip": 0.0, "sign": False,
                                     "life_loss": 0.0}
@@ -222,6 +229,18 @@ def _training_table(table: Mapping[str, Any]) -> dict[str, Any]:
     training["log_interval"] = _int("training.log_interval", training["log_interval"], 1)
     training["eval_interval_episodes"] = _int("training.eval_interval_episodes", training["eval_interval_episodes"], 1)
     training["minutes"] = _float("training.minutes", training["minutes"], 0.0)
+    if training["eval_stop_return"] is not None:
+        training["eval_stop_return"] = _float("training.eval_stop_return", training["eval_stop_return"])
+        if not training["eval_interval"]:
+            raise AgentError("training.eval_stop_return needs periodic evaluations: set training.eval_interval > 0")
+    if training["lr_schedule"] is not None:
+        from snnrl.pipeline.schedule import LearningRateSchedule
+
+        try:
+            LearningRateSchedule.from_table(_table("training.lr_schedule", training["lr_schedule"]))
+        except (TypeError, ValueError) as e:
+            raise AgentError(f"training.lr_schedule: {e}") from None
+        training["lr_schedule"] = dict(training["lr_schedule"])
     return training
 
 

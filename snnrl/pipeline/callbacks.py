@@ -207,10 +207,13 @@ class EvalCallback(Callback):
             evaluation of a run uses the trainer's seed, so the selection does not see it).
         writer: a :class:`~snnrl.pipeline.tensorboard.TensorBoardCallback` to log
             ``eval/mean_return`` to, or None.
+        stop_return: stop training once an evaluation's mean return reaches this (as
+            stable-baselines3's ``StopTrainingOnRewardThreshold`` on a new best; the episode
+            number goes to ``trainer.metadata["eval_stopped"]``), or None: never.
     """
 
     def __init__(self, every: int, episodes: int = 10, best_path: str | os.PathLike[str] | None = None,
-                 seed: int | None = None, writer: Any = None) -> None:
+                 seed: int | None = None, writer: Any = None, stop_return: float | None = None) -> None:
         super().__init__()
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
@@ -219,6 +222,7 @@ class EvalCallback(Callback):
         self.best_path = Path(best_path) if best_path is not None else None
         self.seed = seed
         self.writer = writer
+        self.stop_return = None if stop_return is None else float(stop_return)
 
     def _on_episode_end(self, episode: EpisodeInfo) -> bool:
         trainer = self.trainer
@@ -240,6 +244,9 @@ class EvalCallback(Callback):
             trainer.metadata["best_eval"] = [trainer.episodes_done, mean]
             if self.best_path is not None:
                 trainer.save_checkpoint(self.best_path)
+        if self.stop_return is not None and mean >= self.stop_return:
+            trainer.metadata["eval_stopped"] = trainer.episodes_done
+            return False
         return True
 
 

@@ -32,6 +32,7 @@ from snnrl.pipeline.callbacks import (
     ProgressBarCallback,
     StopOnTimeBudget,
 )
+from snnrl.pipeline.schedule import LearningRateSchedule
 from snnrl.pipeline.trainer import LinearCritic, RewardShaping, Trainer, summarize
 
 __all__ = ["BEST_NAME", "CHECKPOINT_NAME", "build_trainer", "find_resume_checkpoint", "run_name", "train_agent"]
@@ -57,10 +58,12 @@ def build_trainer(config: AgentConfig, *, num_envs: int | None = None, render_mo
         gamma = float(dict(config.reward["signal"].get("params", {})).get("gamma", 0.99))
         critic = LinearCritic(layer.n, lr=config.critic["lr"], init=config.critic["init"],
                               trace=config.critic["trace"], gamma=gamma)
+    schedule = config.training.get("lr_schedule")
     try:
         return Trainer(policy, envs, reward_signal=build_reward_signal(config),
                        shaping=RewardShaping.from_table(config.reward), critic=critic, seed=config.seed,
-                       max_episode_steps=config.env["max_episode_steps"], agent=config.source)
+                       max_episode_steps=config.env["max_episode_steps"], agent=config.source,
+                       lr_schedule=LearningRateSchedule.from_table(schedule) if schedule is not None else None)
     except (TypeError, ValueError) as e:
         raise AgentError(str(e)) from None
 
@@ -158,7 +161,7 @@ def train_agent(
         cbs.append(tb)
     if training["eval_interval"]:
         cbs.append(EvalCallback(training["eval_interval"], training["eval_interval_episodes"],
-                                best_path=run_path / BEST_NAME, writer=tb))
+                                best_path=run_path / BEST_NAME, writer=tb, stop_return=training["eval_stop_return"]))
     if minutes > 0:
         cbs.append(StopOnTimeBudget(minutes))
     if progress:
@@ -210,6 +213,10 @@ def train_agent(
               f"{eval_episodes} evaluation episodes", file=out)
     if trainer.metadata.get("eval_history"):
         results["eval_history"] = trainer.metadata["eval_history"]
+    if trainer.metadata.get("eval_stopped") is not None:
+        results["eval_stopped"] = trainer.metadata["eval_stopped"]
+        print(f"stopped after episode {trainer.metadata['eval_stopped']}: a periodic evaluation reached "
+              f"{training['eval_stop_return']:g}", file=out)
     if tb is not None:
         if "evaluation" in results:
             tb.writer.add_scalar("eval/mean_return", results["evaluation"]["mean"], trainer.episodes_done)

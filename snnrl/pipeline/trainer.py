@@ -44,6 +44,7 @@ from snnrl.learning.rewards import RewardSignal, TDError
 from snnrl.pipeline.build import derive_seed
 from snnrl.pipeline.callbacks import Callback, CallbackList, EpisodeInfo
 from snnrl.pipeline.envs import EnvList, make_driver
+from snnrl.pipeline.schedule import LearningRateSchedule
 from snnrl.policy.policy import SpikingPolicy, load_policy
 
 __all__ = ["EVAL_STREAM", "TRAIN_STREAM", "LinearCritic", "RewardShaping", "Trainer", "summarize"]
@@ -209,6 +210,10 @@ class Trainer:
         seed: seeds the episodes (``derive_seed(seed, 0, k)`` for episode ``k``).
         max_episode_steps: truncate episodes longer than this (0: no limit).
         agent: the agent preset's document (plain data), stored in checkpoints.
+        lr_schedule: a :class:`~snnrl.pipeline.schedule.LearningRateSchedule`: the modulator
+            delivered to the network during training episode ``k`` is multiplied by
+            ``lr_schedule(k)`` (the actor's learning rate; the critic and the logged modulator
+            are not scaled). None: a constant factor of 1.
     """
 
     def __init__(
@@ -222,6 +227,7 @@ class Trainer:
         seed: int = 0,
         max_episode_steps: int = 0,
         agent: Mapping[str, Any] | None = None,
+        lr_schedule: LearningRateSchedule | None = None,
     ) -> None:
         from snnrl.learning import RawReward
 
@@ -248,6 +254,9 @@ class Trainer:
         self.seed = seed
         self.max_episode_steps = int(max_episode_steps)
         self.agent = dict(agent) if agent is not None else None
+        if lr_schedule is not None and not isinstance(lr_schedule, LearningRateSchedule):
+            raise TypeError(f"lr_schedule must be a LearningRateSchedule, got {type(lr_schedule).__name__}")
+        self.lr_schedule = lr_schedule
         self.episodes_done = 0
         self.total_steps = 0
         self.returns: list[float] = []
@@ -390,7 +399,8 @@ class Trainer:
         stop = False
         if learn:
             m = self._modulator(shaped, terminated, phi, x2, valid, run.n == 1)
-            policy.network.deliver_reward(m)
+            factor = self.lr_schedule(self.episodes_done) if self.lr_schedule is not None else 1.0
+            policy.network.deliver_reward(m if factor == 1.0 else m * factor)
             m_np = np.full(run.n, m) if run.n == 1 else m.cpu().numpy()
             run.ep_mod += m_np
             run.ep_mod_abs += np.abs(m_np)

@@ -1,5 +1,6 @@
 """Connection adapters: the dense fast paths equal the plain equations and the generic adapter."""
 
+import copy
 import math
 
 import pytest
@@ -189,3 +190,59 @@ def test_rmax_dense_and_generic_agree():
             conn.rule.step(conn, torch.tensor([1.0, -0.5]))
         out.append(conn.weight.clone())
     torch.testing.assert_close(out[0], out[1], rtol=1e-5, atol=1e-6)
+
+
+def test_state_saved_between_flushes_continues_exactly(variant):
+    """The dense eligibilities process steps in windows; a state_dict taken mid-window holds the
+    state of the plain equations, and a rule loaded from it continues as the original does."""
+    n_pre, n_post = 25, 6
+    pre = spikes(90, 2, n_pre, 0.1, 30)
+    post = spikes(90, 2, n_post, 0.15, 31)
+    w0 = torch.rand(n_pre, n_post, generator=gen(32))
+    conns = [make(variant, Input(n_pre), Input(n_post), w0.clone(), rule=MSTDPET(nu=0.5)) for _ in range(2)]
+    drive(conns[0], pre[:10], post[:10], [0.0] * 10)  # fewer steps than a window
+    state = copy.deepcopy(conns[0].rule.state_dict())
+    _, ref_z, ref_plus, ref_minus = reference_mstdpet(w0, pre[:10], post[:10], [0.0] * 10, nu=0.5, a_plus=1.0,
+                                                          a_minus=-1.0, tc_plus=20.0, tc_minus=20.0, tc_e=25.0)
+    drive(conns[1], pre[:1], post[:1], [0.0])  # batch size 2, and a pending step that loading discards
+    conns[1].rule.load_state_dict(state)
+    torch.testing.assert_close(conns[1].rule.eligibility.value().double(), ref_z, rtol=1e-5, atol=1e-7)
+    got_plus, got_minus = conns[1].rule.eligibility.traces()
+    torch.testing.assert_close(got_plus.double(), ref_plus, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(got_minus.double(), ref_minus, rtol=1e-5, atol=1e-7)
+    rewards = [0.0 if t % 20 else 1.0 for t in range(80)]
+    for conn in conns:
+        drive(conn, pre[10:], post[10:], rewards)
+    torch.testing.assert_close(conns[1].weight, conns[0].weight)
+    assert not torch.equal(conns[0].weight, w0)
+
+
+def test_network_reward_free_window_is_precomputed_and_learns_as_step_by_step(monkeypatch):
+    """With reward 0 during a run, a plastic connection from an Input layer keeps its batched input
+    currents; the eligibility, and the weights after ``deliver_reward``, equal a step-by-step run."""
+    from snnrl import LIFNodes, Network
+
+    def build() -> Network:
+        net = Network(dt=1.0)
+        net.add_layer(Input(60), "X")
+        net.add_layer(LIFNodes(8), "H")
+        net.add_connection(Connection(net.layers["X"], net.layers["H"], torch.rand(60, 8, generator=gen(40)) * 6,
+                                      rule=MSTDPET(nu=0.1)), "X", "H")
+        return net
+
+    x = spikes(24, 1, 60, 0.1, 41)
+    batched, stepped = build(), build()
+    calls = []
+    conn = next(iter(batched.connections.values()))
+    original = conn.compute_sequence
+    monkeypatch.setattr(conn, "compute_sequence", lambda s: calls.append(s.shape[0]) or original(s))
+    batched.run({"X": x}, reward=0.0)
+    for t in range(x.shape[0]):
+        stepped.run({"X": x[t : t + 1]}, reward=0.0)
+    assert calls == [24]
+    for net in (batched, stepped):
+        net.deliver_reward(2.0)
+    c1, c2 = (next(iter(n.connections.values())) for n in (batched, stepped))
+    torch.testing.assert_close(c1.rule.eligibility.value(), c2.rule.eligibility.value())
+    torch.testing.assert_close(c1.weight, c2.weight)
+    assert not torch.equal(c1.weight, torch.rand(60, 8, generator=gen(40)) * 6)
