@@ -71,39 +71,48 @@ def small_network(learning: bool, seed: int = 0) -> tuple[Network, torch.Generat
     return net, g
 
 
-def step_time_us(learning: bool, reward_every: int, steps_per_call: int = 16, total_steps: int = 1600,
+def step_time_us(learning: bool, reward: str = "zero", steps_per_call: int = 16, total_steps: int = 1600,
                  repeats: int = 7) -> float:
-    """Microseconds per simulation step. ``reward_every``: a non-zero reward on one run call in
-    that many (0: never)."""
+    """Microseconds per simulation step.
+
+    ``reward``: ``"zero"`` (``run(..., reward=0.0)``: eligibility only), ``"deliver"`` (then
+    ``deliver_reward(0.5)`` after every run call: a reward or TD error per environment step, as the
+    episode pipeline does) or ``"every step"`` (``run(..., reward=0.5)``: a modulator on every
+    simulation step, the worst case).
+    """
     net, g = small_network(learning)
     inputs = [torch.rand(steps_per_call, 1, 6400, generator=g) < 0.05 for _ in range(8)]
     calls = max(total_steps // steps_per_call, 3)
+    during = 0.5 if reward == "every step" else 0.0
+    deliver = reward == "deliver"
 
-    def reward(i: int) -> float:
-        return 0.5 if reward_every and i % reward_every == 0 else 0.0
+    def call(i: int) -> None:
+        net.run({"X": inputs[i % 8]}, reward=during)
+        if deliver:
+            net.deliver_reward(0.5)
 
     for i in range(10):
-        net.run({"X": inputs[i % 8]}, reward=reward(i))
+        call(i)
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         for i in range(calls):
-            net.run({"X": inputs[i % 8]}, reward=reward(i))
+            call(i)
         best = min(best, (time.perf_counter() - t0) / (calls * steps_per_call))
     return best * 1e6
 
 
 def speed() -> None:
-    base = step_time_us(False, 0)
+    base = step_time_us(False)
     print("small RL network (6400 -> 100 -> 4 LIF, batch 1, p = 0.05), T = 16 steps per run call\n")
-    print(f"| {'configuration':<44} | us/step | learning adds | vs BindsNET |")
-    print(f"|{'-' * 46}|--------:|--------------:|------------:|")
-    print(f"| {'no learning':<44} | {base:7.1f} | {'':>13} | {BINDSNET_NO_LEARNING_US / base:10.1f}x |")
-    for label, every in [("MSTDPET both connections, reward always 0", 0),
-                         ("MSTDPET, reward on 1 run call in 16", 16),
-                         ("MSTDPET, reward on every run call", 1)]:
-        t = step_time_us(True, every)
-        print(f"| {label:<44} | {t:7.1f} | {t - base:13.1f} | {BINDSNET_MSTDPET_US / t:10.1f}x |")
+    print(f"| {'configuration':<52} | us/step | learning adds | vs BindsNET |")
+    print(f"|{'-' * 54}|--------:|--------------:|------------:|")
+    print(f"| {'no learning':<52} | {base:7.1f} | {'':>13} | {BINDSNET_NO_LEARNING_US / base:10.1f}x |")
+    for label, mode in [("MSTDPET both connections, reward 0", "zero"),
+                        ("MSTDPET, deliver_reward after every run call", "deliver"),
+                        ("MSTDPET, reward on every simulation step", "every step")]:
+        t = step_time_us(True, mode)
+        print(f"| {label:<52} | {t:7.1f} | {t - base:13.1f} | {BINDSNET_MSTDPET_US / t:10.1f}x |")
     print("\nBindsNET 0.3.4: 385 us/step without learning, 2500 us/step with MSTDPET (any reward).")
 
 

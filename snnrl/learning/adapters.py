@@ -30,6 +30,7 @@ in a factorised form that each step touches only the rows of presynaptic neurons
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -178,7 +179,7 @@ class STDPEligibility(nn.Module):
         return self.z
 
 
-class _ScaledSTDPEligibility(STDPEligibility):
+class _ScaledSTDPEligibility(STDPEligibility, ABC):
     """Shared bookkeeping of the dense eligibilities: decays as global scales, steps in windows.
 
     * ``P+ = A p``, ``P- = M m``, ``z = E z~`` with ``A = e^{-n dt/tau+}``, ``M = e^{-n dt/tau-}``,
@@ -212,8 +213,9 @@ class _ScaledSTDPEligibility(STDPEligibility):
         self._coef: list[tuple[float, float, float, float]] = []
         self._reset_scales()
 
+    @abstractmethod
     def _allocate_eligibility(self, batch_size: int, n_pre: int, n_post: int) -> None:
-        raise NotImplementedError
+        """Register the eligibility buffers for ``batch_size`` elements."""
 
     def _reset_scales(self) -> None:
         self._scales = [1.0, 1.0, 1.0]  # A, M, E
@@ -270,10 +272,10 @@ class _ScaledSTDPEligibility(STDPEligibility):
         c = torch.tensor(coef, dtype=p.dtype).t().to(p.device).view(4, n, 1, 1)
         self._flush(self._pend_pre[:n], self._pend_post[:n], c[0], c[1], c[2], c[3])
 
+    @abstractmethod
     def _flush(self, pre: Tensor, post: Tensor, kp: Tensor, km: Tensor, beta: Tensor, mu: Tensor) -> None:
         """Process ``n`` recorded steps. Shape: ``pre`` ``(n, B, n_pre)``, ``post`` ``(n, B, n_post)``,
         coefficients ``(n, 1, 1)``."""
-        raise NotImplementedError
 
     @staticmethod
     def _trajectory(start: Tensor, increments: Tensor) -> Tensor:
@@ -284,9 +286,9 @@ class _ScaledSTDPEligibility(STDPEligibility):
         increments[0].add_(start)
         return torch.cumsum(increments, 0)
 
+    @abstractmethod
     def _scale_state(self, e: float) -> None:
         """Multiply the eligibility by ``e`` (renormalisation)."""
-        raise NotImplementedError
 
     def _renormalize(self) -> None:
         self.flush()

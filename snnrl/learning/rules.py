@@ -42,6 +42,7 @@ not need ``traces=True`` on the populations.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from typing import TYPE_CHECKING
 
 import torch
@@ -269,8 +270,9 @@ class _TwoFactorRule(_Rule):
         dtype = self.x_pre.dtype
         self._update(self._weight_change(s_pre.to(dtype), s_post.to(dtype)))
 
+    @abstractmethod
     def _weight_change(self, s_pre: Tensor, s_post: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The weight change of one step. Shape: ``(B, *source.shape)``, ``(B, *target.shape)`` -> ``weight.shape``."""
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, tc_pre={self.tc_pre}, tc_post={self.tc_post}, "
@@ -414,9 +416,9 @@ class _ModulatedRule(_Rule):
         if g is not None:
             self._deliver(connection, g)
 
+    @abstractmethod
     def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
         """Apply the batch-weighted modulator ``g`` (``R_b`` weights included)."""
-        raise NotImplementedError
 
 
 @register("rule")
