@@ -211,7 +211,17 @@ class _ScaledSTDPEligibility(STDPEligibility, ABC):
         self.register_buffer("_pend_post", like.new_zeros((self.capacity, batch_size, n_post)), persistent=False)
         self._pend_pre: Tensor | None = None  # (capacity, B, n_pre), the dtype of the presynaptic activity
         self._coef: list[tuple[float, float, float, float]] = []
+        self._slots()
         self._reset_scales()
+
+    def _slots(self) -> None:
+        """Per-step views of the recording buffers, shaped like the populations (no indexing per step)."""
+        conn = self.adapter.connection
+        b = self.batch_size
+        post = self._buffers["_pend_post"]
+        self._post_slots = [x.view(b, *conn.target.shape) for x in post.unbind(0)]
+        pre = self._pend_pre
+        self._pre_slots = None if pre is None else [x.view(b, *conn.source.shape) for x in pre.unbind(0)]
 
     @abstractmethod
     def _allocate_eligibility(self, batch_size: int, n_pre: int, n_post: int) -> None:
@@ -235,26 +245,29 @@ class _ScaledSTDPEligibility(STDPEligibility, ABC):
     def _apply(self, fn, recurse: bool = True):  # type: ignore[no-untyped-def]  # nn.Module's signature
         self.flush()
         self._pend_pre = None
-        return super()._apply(fn, recurse)
+        out = super()._apply(fn, recurse)
+        self._slots()
+        return out
 
     def step(self, s_pre: Tensor, s_post: Tensor) -> None:
         prm, scales = self.params, self._scales
         a = scales[0] = scales[0] * prm.decay_plus
         mm = scales[1] = scales[1] * prm.decay_minus
         e = scales[2] = scales[2] * prm.decay_e
-        n = len(self._coef)
-        b = self.batch_size
-        pre = s_pre.reshape(b, -1)
-        pend = self._pend_pre
-        if pend is None or pend.dtype != pre.dtype:
+        coef = self._coef
+        n = len(coef)
+        slots = self._pre_slots
+        if slots is None or slots[0].dtype != s_pre.dtype:
             self.flush()
             n = 0
-            pend = self._pend_pre = pre.new_zeros((self.capacity, *pre.shape))
-        pend[n].copy_(pre)
-        self._pend_post[n].copy_(s_post.reshape(b, -1))
+            self._pend_pre = s_pre.new_zeros((self.capacity, self.batch_size, s_pre[0].numel()))
+            self._slots()
+            slots = self._pre_slots
+        slots[n].copy_(s_pre)
+        self._post_slots[n].copy_(s_post)
         te = prm.tc_e * e
         # per step: p += kp s_pre, m += km s_post, beta and mu weigh the two zeta terms
-        self._coef.append((prm.a_plus / a, prm.a_minus / mm, prm.nu_post * a / te, prm.nu_pre * mm / te))
+        coef.append((prm.a_plus / a, prm.a_minus / mm, prm.nu_post * a / te, prm.nu_pre * mm / te))
         low = self._MIN_SCALE
         if a < low or mm < low or e < low:
             self._renormalize()  # flushes first
