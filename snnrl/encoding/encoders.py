@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -172,6 +173,19 @@ class _StochasticEncoder(Encoder):
         return {"seed": self._seed}
 
 
+class _FunctionEncoder(Encoder):
+    """A deterministic encoder with no parameters besides ``time`` and ``dt``: it calls
+    ``_function(datum, time, dt)``."""
+
+    _function: ClassVar[Callable[[Tensor, float, float], Tensor]]
+
+    def __init__(self, time: float, *, dt: float = 1.0) -> None:
+        super().__init__(time, dt)
+
+    def __call__(self, datum: Tensor) -> Tensor:
+        return type(self)._function(datum, self.time, self.dt)
+
+
 @register("encoder")
 class SingleEncoder(Encoder):
     """One spike at step 0 for the top ``sparsity`` fraction of values; see ``F.single``."""
@@ -188,14 +202,10 @@ class SingleEncoder(Encoder):
 
 
 @register("encoder")
-class RepeatEncoder(Encoder):
+class RepeatEncoder(_FunctionEncoder):
     """The datum repeated at every step, as a float current; see ``F.repeat``."""
 
-    def __init__(self, time: float, *, dt: float = 1.0) -> None:
-        super().__init__(time, dt)
-
-    def __call__(self, datum: Tensor) -> Tensor:
-        return F.repeat(datum, self.time, self.dt)
+    _function = F.repeat
 
 
 @register("encoder")
@@ -242,14 +252,10 @@ class PoissonEncoder(_StochasticEncoder):
 
 
 @register("encoder")
-class RankOrderEncoder(Encoder):
+class RankOrderEncoder(_FunctionEncoder):
     """One spike per positive element, larger values earlier; see ``F.rank_order``."""
 
-    def __init__(self, time: float, *, dt: float = 1.0) -> None:
-        super().__init__(time, dt)
-
-    def __call__(self, datum: Tensor) -> Tensor:
-        return F.rank_order(datum, self.time, self.dt)
+    _function = F.rank_order
 
 
 @register("encoder")

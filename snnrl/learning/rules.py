@@ -148,6 +148,13 @@ class _Rule(LearningRule):
         """The state buffers with a leading batch dimension (cleared by ``reset_state_variables``)."""
         return []
 
+    def _pre_post_zeros(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """Zeroed per-neuron traces ``(batch_size, *source.shape)`` and ``(batch_size, *target.shape)``,
+        in the dtype and on the device of the bound connection's weight."""
+        conn = self.__dict__["_connection"]
+        w = conn.weight
+        return w.new_zeros((batch_size, *conn.source.shape)), w.new_zeros((batch_size, *conn.target.shape))
+
     def reset_state_variables(self, mask: Tensor | None = None) -> None:
         """Clear traces and eligibility: all batch elements, or those where ``mask`` ``(B,)`` is True."""
         if mask is not None:
@@ -243,10 +250,7 @@ class _TwoFactorRule(_Rule):
 
     def _allocate(self, batch_size: int) -> None:
         super()._allocate(batch_size)
-        conn = self.__dict__["_connection"]
-        w = conn.weight
-        self.x_pre = w.new_zeros((batch_size, *conn.source.shape))
-        self.x_post = w.new_zeros((batch_size, *conn.target.shape))
+        self.x_pre, self.x_post = self._pre_post_zeros(batch_size)
 
     def _state(self) -> list[Tensor]:
         return [self.x_pre, self.x_post]
@@ -467,9 +471,7 @@ class MSTDP(_ModulatedRule):
 
     def _allocate(self, batch_size: int) -> None:
         super()._allocate(batch_size)
-        conn = self.__dict__["_connection"]
-        self.p_plus = conn.weight.new_zeros((batch_size, *conn.source.shape))
-        self.p_minus = conn.weight.new_zeros((batch_size, *conn.target.shape))
+        self.p_plus, self.p_minus = self._pre_post_zeros(batch_size)
 
     def _state(self) -> list[Tensor]:
         return [self.p_plus, self.p_minus]

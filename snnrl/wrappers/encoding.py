@@ -127,6 +127,30 @@ class SpikeEncodingObservation(gym.ObservationWrapper, gym.utils.RecordConstruct
         scale: Any = 1.0,
         out_of_range: str = "clip",
     ) -> None:
+        self._init_encoder(env, steps, {}, dt, low, high, unbounded, scale, out_of_range)
+
+    def _init_encoder(
+        self,
+        env: Any,
+        steps: int,
+        options: dict[str, Any],
+        dt: float,
+        low: Any,
+        high: Any,
+        unbounded: str,
+        scale: Any,
+        out_of_range: str,
+    ) -> None:
+        """The shared initialiser; ``options`` are a subclass's own constructor arguments.
+
+        Records the constructor arguments (``steps``, then ``options``, then the common ones)
+        for the environment's spec, unless a subclass recorded them already, then checks the
+        common arguments and builds the scaler and the observation space.
+        """
+        gym.utils.RecordConstructorArgs.__init__(
+            self, steps=steps, **options, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale,
+            out_of_range=out_of_range,
+        )  # fmt: skip
         gym.ObservationWrapper.__init__(self, env)
         self.steps = check_steps(steps)
         self.dt = F._positive(dt, "dt")
@@ -183,13 +207,7 @@ class PoissonObservation(SpikeEncodingObservation):
         scale: Any = 1.0,
         out_of_range: str = "clip",
     ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(
-            self, steps=steps, max_rate=max_rate, dt=dt, low=low, high=high, unbounded=unbounded,
-            scale=scale, out_of_range=out_of_range,
-        )  # fmt: skip
-        super().__init__(
-            env, steps, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale, out_of_range=out_of_range
-        )
+        self._init_encoder(env, steps, {"max_rate": max_rate}, dt, low, high, unbounded, scale, out_of_range)
         self.max_rate = F._max_rate(max_rate, self.dt)
         self._p_max = np.float32(self.max_rate * self.dt / 1000.0)
 
@@ -224,13 +242,7 @@ class BernoulliObservation(SpikeEncodingObservation):
         scale: Any = 1.0,
         out_of_range: str = "clip",
     ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(
-            self, steps=steps, max_prob=max_prob, dt=dt, low=low, high=high, unbounded=unbounded,
-            scale=scale, out_of_range=out_of_range,
-        )  # fmt: skip
-        super().__init__(
-            env, steps, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale, out_of_range=out_of_range
-        )
+        self._init_encoder(env, steps, {"max_prob": max_prob}, dt, low, high, unbounded, scale, out_of_range)
         self.max_prob = F._positive(max_prob, "max_prob", upper=1.0)
 
     def encode(self, u: np.ndarray) -> np.ndarray:
@@ -242,28 +254,9 @@ class RankOrderObservation(SpikeEncodingObservation):
     """One spike per element with ``u > 0``, larger values earlier (``F.rank_order``).
 
     The spike times are relative to the observation's own largest and smallest positive values,
-    so the code is invariant to a common scale. Deterministic.
+    so the code is invariant to a common scale. Deterministic. Takes the arguments of
+    :class:`SpikeEncodingObservation`.
     """
-
-    def __init__(
-        self,
-        env: Any,
-        steps: int,
-        *,
-        dt: float = 1.0,
-        low: Any = None,
-        high: Any = None,
-        unbounded: str = "tanh",
-        scale: Any = 1.0,
-        out_of_range: str = "clip",
-    ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(
-            self, steps=steps, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale,
-            out_of_range=out_of_range,
-        )  # fmt: skip
-        super().__init__(
-            env, steps, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale, out_of_range=out_of_range
-        )
 
     def encode(self, u: np.ndarray) -> np.ndarray:
         return F.rank_order(torch.from_numpy(u), float(self.steps)).numpy().view(np.uint8)
@@ -296,13 +289,8 @@ class LatencyObservation(SpikeEncodingObservation):
         scale: Any = 1.0,
         out_of_range: str = "clip",
     ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(
-            self, steps=steps, mode=mode, normalize=normalize, dt=dt, low=low, high=high,
-            unbounded=unbounded, scale=scale, out_of_range=out_of_range,
-        )  # fmt: skip
-        super().__init__(
-            env, steps, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale, out_of_range=out_of_range
-        )
+        options = {"mode": mode, "normalize": normalize}
+        self._init_encoder(env, steps, options, dt, low, high, unbounded, scale, out_of_range)
         if mode not in F.LATENCY_MODES:
             raise ValueError(f"mode must be one of {F.LATENCY_MODES}, got {mode!r}")
         if not isinstance(normalize, bool):
@@ -354,14 +342,9 @@ class PopulationObservation(SpikeEncodingObservation):
         scale: Any = 1.0,
         out_of_range: str = "clip",
     ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(
-            self, steps=steps, n_per_dim=n_per_dim, max_rate=max_rate, sigma_scale=sigma_scale, dt=dt,
-            low=low, high=high, unbounded=unbounded, scale=scale, out_of_range=out_of_range,
-        )  # fmt: skip
-        self.n_per_dim = F._n_per_dim(n_per_dim)
-        super().__init__(
-            env, steps, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale, out_of_range=out_of_range
-        )
+        options = {"n_per_dim": n_per_dim, "max_rate": max_rate, "sigma_scale": sigma_scale}
+        self.n_per_dim = F._n_per_dim(n_per_dim)  # _make_space needs it
+        self._init_encoder(env, steps, options, dt, low, high, unbounded, scale, out_of_range)
         self.max_rate = F._max_rate(max_rate, self.dt)
         self.sigma_scale = F._positive(sigma_scale, "sigma_scale")
         n = self.n_per_dim
@@ -386,28 +369,9 @@ class PopulationObservation(SpikeEncodingObservation):
 class RepeatObservation(SpikeEncodingObservation):
     """The intensities ``u`` repeated at every step: a constant input current, not spikes.
 
-    Observation space: ``Box(0, 1, (T, *shape), float32)``. Deterministic.
+    Observation space: ``Box(0, 1, (T, *shape), float32)``. Deterministic. Takes the arguments
+    of :class:`SpikeEncodingObservation`.
     """
-
-    def __init__(
-        self,
-        env: Any,
-        steps: int,
-        *,
-        dt: float = 1.0,
-        low: Any = None,
-        high: Any = None,
-        unbounded: str = "tanh",
-        scale: Any = 1.0,
-        out_of_range: str = "clip",
-    ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(
-            self, steps=steps, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale,
-            out_of_range=out_of_range,
-        )  # fmt: skip
-        super().__init__(
-            env, steps, dt=dt, low=low, high=high, unbounded=unbounded, scale=scale, out_of_range=out_of_range
-        )
 
     def _make_space(self, shape: tuple[int, ...]) -> Any:
         return gym.spaces.Box(0.0, 1.0, (self.steps, *shape), dtype=np.float32)

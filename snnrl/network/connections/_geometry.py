@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["check_source", "ntuple", "output_shape", "patches"]
+__all__ = ["check_source", "ntuple", "output_shape", "patches", "window_args"]
 
 
 def ntuple(name: str, value: int | Sequence[int], n: int, minimum: int) -> tuple[int, ...]:
@@ -29,6 +29,29 @@ def check_source(cls: str, shape: tuple[int, ...], dims: int) -> None:
     if len(shape) != dims + 1:
         names = {1: "(C, L)", 2: "(C, H, W)", 3: "(C, D, H, W)"}[dims]
         raise ValueError(f"{cls} needs a source of shape {names}, got a population of shape {shape}")
+
+
+def window_args(
+    cls: str,
+    shape: tuple[int, ...],
+    dims: int,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int],
+    padding: int | Sequence[int],
+    dilation: int | Sequence[int],
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Check a ``dims``-D source of shape ``shape`` and the sliding-window arguments.
+
+    Returns ``(kernel_size, stride, padding, dilation)`` as ``dims`` ints each (``padding >= 0``,
+    the others ``>= 1``).
+    """
+    check_source(cls, shape, dims)
+    return (
+        ntuple("kernel_size", kernel_size, dims, 1),
+        ntuple("stride", stride, dims, 1),
+        ntuple("padding", padding, dims, 0),
+        ntuple("dilation", dilation, dims, 1),
+    )
 
 
 def output_shape(

@@ -318,6 +318,28 @@ class AbstractConnection(nn.Module, ABC):
             raise ValueError("w contains NaN or infinite values")
         self.weight = nn.Parameter(w.detach().clone(), requires_grad=False)
 
+    def _bias_parameter(self, b: Tensor | None, shape: tuple[int, ...], described: str) -> None:
+        """Validate the user's bias (None: no bias) and store it as ``self.bias`` in the weight's dtype."""
+        if b is not None:
+            if not isinstance(b, Tensor) or tuple(b.shape) != shape:
+                got = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
+                raise ValueError(f"b has shape {got}, expected {described} = {shape}")
+            b = nn.Parameter(b.detach().to(self.weight.dtype).clone(), requires_grad=False)
+        self.register_parameter("bias", b)
+
+    def _set_sparse_threshold(self, sparse_threshold: float) -> None:
+        """The fraction of active inputs up to which a type's sparse path is used (in ``[0, 1]``)."""
+        if isinstance(sparse_threshold, bool) or not isinstance(sparse_threshold, (int, float)) \
+                or not 0.0 <= sparse_threshold <= 1.0:
+            raise ValueError(f"sparse_threshold must be in [0, 1], got {sparse_threshold!r}")
+        self.sparse_threshold = float(sparse_threshold)
+
+    def _constrain_and_normalize(self) -> None:
+        """Impose the constraints on the initial weights, then normalise them where ``norm`` is set."""
+        self.constrain()
+        if self.norm is not None:
+            self.normalize()
+
     def _set_mask(self, mask: Tensor | None, shape: tuple[int, ...]) -> None:
         """Structural mask of the weight's shape; ``True`` where a synapse exists."""
         if mask is None:

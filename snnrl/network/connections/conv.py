@@ -8,10 +8,10 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from snnrl.learning.base import LearningRule
-from snnrl.network.connections._geometry import check_source, ntuple, output_shape, patches
+from snnrl.network.connections._geometry import output_shape, patches, window_args
 from snnrl.network.connections.base import AbstractConnection
 from snnrl.network.nodes import Nodes
 from snnrl.registry import register
@@ -49,11 +49,9 @@ class _ConvConnection(AbstractConnection):
     ) -> None:
         super().__init__(source, target, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay)
         name, n = type(self).__name__, self._dims
-        check_source(name, source.shape, n)
-        self.kernel_size = ntuple("kernel_size", kernel_size, n, 1)
-        self.stride = ntuple("stride", stride, n, 1)
-        self.padding = ntuple("padding", padding, n, 0)
-        self.dilation = ntuple("dilation", dilation, n, 1)
+        self.kernel_size, self.stride, self.padding, self.dilation = window_args(
+            name, source.shape, n, kernel_size, stride, padding, dilation
+        )
         c_in, c_out = source.shape[0], target.shape[0]
         if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
             raise ValueError(f"groups must be a positive int, got {groups!r}")
@@ -74,17 +72,10 @@ class _ConvConnection(AbstractConnection):
         self._init_bounds(shape)
         self._set_dale(dale, [(c_in,)], "input channel", self._channel_sign)
         self._weight_parameter(w, shape, generator, "(C_out, C_in // groups, *kernel_size)")
-        if b is not None:
-            if not isinstance(b, Tensor) or tuple(b.shape) != (c_out,):
-                got = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
-                raise ValueError(f"b has shape {got}, expected (C_out,) = ({c_out},)")
-            b = nn.Parameter(b.detach().to(self.weight.dtype).clone(), requires_grad=False)
-        self.register_parameter("bias", b)
+        self._bias_parameter(b, (c_out,), "(C_out,)")
         self._set_mask(mask, shape)
         self._set_delay(delay, None)
-        self.constrain()
-        if norm is not None:
-            self.normalize()
+        self._constrain_and_normalize()
         self.set_rule(rule)
 
     def _channel_sign(self, sign: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from snnrl.learning.base import LearningRule
 from snnrl.network.connections.base import AbstractConnection
@@ -81,22 +81,12 @@ class Connection(AbstractConnection):
         self._init_bounds(shape)
         self._set_dale(dale, [(source.n,), source.shape], "presynaptic neuron", lambda sign: sign.reshape(-1, 1))
         self._weight_parameter(w, shape, generator, "(source.n, target.n)")
-        if b is not None:
-            if not isinstance(b, Tensor) or tuple(b.shape) != (target.n,):
-                got = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
-                raise ValueError(f"b has shape {got}, expected (target.n,) = ({target.n},)")
-            b = nn.Parameter(b.detach().to(self.weight.dtype).clone(), requires_grad=False)
-        self.register_parameter("bias", b)
+        self._bias_parameter(b, (target.n,), "(target.n,)")
         self._set_mask(mask, shape)
         self._set_delay(delay, shape)
         self._set_transmission(probability, intensity, shape, generator)
-        if isinstance(sparse_threshold, bool) or not isinstance(sparse_threshold, (int, float)) \
-                or not 0.0 <= sparse_threshold <= 1.0:
-            raise ValueError(f"sparse_threshold must be in [0, 1], got {sparse_threshold!r}")
-        self.sparse_threshold = float(sparse_threshold)
-        self.constrain()
-        if norm is not None:
-            self.normalize()
+        self._set_sparse_threshold(sparse_threshold)
+        self._constrain_and_normalize()
 
         self.__dict__["_out_shape"] = target.shape
         self.__dict__["_gather"] = self.weight.numel() >= _GATHER_MIN_SYNAPSES

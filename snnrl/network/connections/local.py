@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from snnrl.learning.base import LearningRule
-from snnrl.network.connections._geometry import check_source, ntuple, output_shape, patches
+from snnrl.network.connections._geometry import output_shape, patches, window_args
 from snnrl.network.connections.base import AbstractConnection
 from snnrl.network.nodes import Nodes
 from snnrl.registry import register
@@ -46,11 +46,9 @@ class _LocalConnection(AbstractConnection):
     ) -> None:
         super().__init__(source, target, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay)
         name, n = type(self).__name__, self._dims
-        check_source(name, source.shape, n)
-        self.kernel_size = ntuple("kernel_size", kernel_size, n, 1)
-        self.stride = ntuple("stride", stride, n, 1)
-        self.padding = ntuple("padding", padding, n, 0)
-        self.dilation = ntuple("dilation", dilation, n, 1)
+        self.kernel_size, self.stride, self.padding, self.dilation = window_args(
+            name, source.shape, n, kernel_size, stride, padding, dilation
+        )
         c_in, c_out = source.shape[0], target.shape[0]
         spatial = output_shape(name, source.shape[1:], self.kernel_size, self.stride, self.padding, self.dilation)
         expected = (c_out, *spatial)
@@ -65,17 +63,10 @@ class _LocalConnection(AbstractConnection):
         self._init_bounds(shape)
         self._set_dale(dale, [(c_in,), source.shape], "input channel or source neuron", self._source_sign)
         self._weight_parameter(w, shape, generator, "(C_out, *spatial_out, C_in, *kernel_size)")
-        if b is not None:
-            if not isinstance(b, Tensor) or tuple(b.shape) != expected:
-                got = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
-                raise ValueError(f"b has shape {got}, expected target.shape = {expected}")
-            b = nn.Parameter(b.detach().to(self.weight.dtype).clone(), requires_grad=False)
-        self.register_parameter("bias", b)
+        self._bias_parameter(b, expected, "target.shape")
         self._set_mask(mask, shape)
         self._set_delay(delay, None)
-        self.constrain()
-        if norm is not None:
-            self.normalize()
+        self._constrain_and_normalize()
         self.set_rule(rule)
 
     def _source_sign(self, sign: Tensor) -> Tensor:

@@ -75,9 +75,7 @@ class MeanFieldConnection(AbstractConnection):
         self._set_dale(dale, [()], "source population (a 0-d tensor)", lambda sign: sign)
         self._weight_parameter(w, shape, generator, "() or target.shape")
         self._set_delay(delay, None)
-        self.constrain()
-        if norm is not None:
-            self.normalize()
+        self._constrain_and_normalize()
         self.set_rule(rule)
 
     def _propagate(self, s: Tensor) -> Tensor:

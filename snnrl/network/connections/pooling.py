@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from snnrl.learning.base import LearningRule
-from snnrl.network.connections._geometry import check_source, ntuple, output_shape
+from snnrl.network.connections._geometry import output_shape, window_args
 from snnrl.network.connections.base import AbstractConnection
 from snnrl.network.nodes import Nodes
 from snnrl.registry import register
@@ -43,11 +43,9 @@ class _MaxPoolConnection(AbstractConnection):
     ) -> None:
         super().__init__(source, target)
         name, n = type(self).__name__, self._dims
-        check_source(name, source.shape, n)
-        self.kernel_size = ntuple("kernel_size", kernel_size, n, 1)
-        self.stride = self.kernel_size if stride is None else ntuple("stride", stride, n, 1)
-        self.padding = ntuple("padding", padding, n, 0)
-        self.dilation = ntuple("dilation", dilation, n, 1)
+        self.kernel_size, self.stride, self.padding, self.dilation = window_args(
+            name, source.shape, n, kernel_size, kernel_size if stride is None else stride, padding, dilation
+        )
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
             raise ValueError(f"padding {self.padding} must be at most half of kernel_size {self.kernel_size}")
         spatial = output_shape(name, source.shape[1:], self.kernel_size, self.stride, self.padding, self.dilation)

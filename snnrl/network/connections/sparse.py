@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from snnrl.learning.base import LearningRule
 from snnrl.network.connections.base import AbstractConnection
@@ -162,22 +162,12 @@ class SparseConnection(AbstractConnection):
         self._set_dale(dale, [(n_pre,), source.shape], "presynaptic neuron",
                        lambda sign: sign.reshape(-1).to(torch.int8)[pre])
         self._weight_parameter(values, shape, generator, "(nnz,)")
-        if b is not None:
-            if not isinstance(b, Tensor) or tuple(b.shape) != (n_post,):
-                got = tuple(b.shape) if isinstance(b, Tensor) else type(b).__name__
-                raise ValueError(f"b has shape {got}, expected (target.n,) = ({n_post},)")
-            b = nn.Parameter(b.detach().to(self.weight.dtype).clone(), requires_grad=False)
-        self.register_parameter("bias", b)
+        self._bias_parameter(b, (n_post,), "(target.n,)")
         self._set_mask(mask, shape)
         self._set_delay(delay, shape)
         self._set_transmission(probability, intensity, shape, generator)
-        if isinstance(sparse_threshold, bool) or not isinstance(sparse_threshold, (int, float)) \
-                or not 0.0 <= sparse_threshold <= 1.0:
-            raise ValueError(f"sparse_threshold must be in [0, 1], got {sparse_threshold!r}")
-        self.sparse_threshold = float(sparse_threshold)
-        self.constrain()
-        if norm is not None:
-            self.normalize()
+        self._set_sparse_threshold(sparse_threshold)
+        self._constrain_and_normalize()
         self.__dict__["_gather"] = nnz >= _GATHER_MIN_SYNAPSES
         self.set_rule(rule)
 
