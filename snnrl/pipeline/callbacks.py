@@ -300,12 +300,16 @@ def _recent_mean(values: list[float], n: int = 100) -> float:
 class ProgressBarCallback(Callback):
     """A tqdm progress bar over episodes showing the last and mean return and steps/s.
 
+    With a time budget (``minutes > 0``, see :class:`StopOnTimeBudget`) the bar shows the time
+    left instead of an episode total (the budget, not the episode count, usually ends the run).
     Without tqdm installed it prints one line every ``fallback_every`` episodes instead.
     """
 
-    def __init__(self, total: int | None = None, fallback_every: int = 10, file: Any = None) -> None:
+    def __init__(self, total: int | None = None, fallback_every: int = 10, file: Any = None,
+                 minutes: float = 0.0) -> None:
         super().__init__()
-        self.total = total
+        self.total = None if minutes > 0 else total
+        self.minutes = float(minutes)
         self.fallback_every = fallback_every
         self.file = file if file is not None else sys.stderr
         self.bar: Any = None
@@ -330,8 +334,11 @@ class ProgressBarCallback(Callback):
         mean = _recent_mean(trainer.returns) if trainer is not None else float("nan")
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix({"return": f"{episode.ret:.1f}", "mean100": f"{mean:.1f}",
-                                  "steps/s": f"{rate:.0f}"}, refresh=False)
+            postfix = {"return": f"{episode.ret:.1f}", "mean100": f"{mean:.1f}", "steps/s": f"{rate:.0f}"}
+            if self.minutes > 0:
+                left = max(0, round(self.minutes * 60 - elapsed))
+                postfix["left"] = f"{left // 60}:{left % 60:02d}"
+            self.bar.set_postfix(postfix, refresh=False)
         elif self.n_episodes % self.fallback_every == 0:
             print(f"episode {episode.index + 1}: return {episode.ret:.1f}, mean100 {mean:.2f}, "
                   f"{rate:.0f} steps/s", file=self.file, flush=True)

@@ -165,7 +165,7 @@ def train_agent(
     if minutes > 0:
         cbs.append(StopOnTimeBudget(minutes))
     if progress:
-        cbs.append(ProgressBarCallback(total=episodes))
+        cbs.append(ProgressBarCallback(total=episodes, minutes=minutes))
     elif log is not None:
         cbs.append(PrintCallback(every=max(1, episodes // 20), file=out))
     cbs.extend(callbacks)

@@ -202,3 +202,20 @@ def test_eval_callback_keeps_the_best_policy(tmp_path):
     again = trainer_for()
     again.load_checkpoint(tmp_path / "best.safetensors")
     assert again.episodes_done == best[0] and again.metadata["best_eval"] == best
+
+
+@pytest.mark.parametrize("minutes", [0.0, 5.0])
+def test_progress_bar_shows_episodes_or_the_time_left(minutes):
+    import io
+
+    from snnrl.pipeline import ProgressBarCallback
+
+    out = io.StringIO()
+    bar = ProgressBarCallback(total=4, minutes=minutes, file=out)
+    trainer_for().learn(4, callback=[bar])
+    text = out.getvalue()
+    assert "return=" in text and "steps/s=" in text
+    if minutes:
+        assert ("left=5:00" in text or "left=4:5" in text) and "/4" not in text  # the budget, not a total
+    else:
+        assert "4/4" in text and "left=" not in text
