@@ -170,6 +170,11 @@ class STDPEligibility(nn.Module):
     def flush(self) -> None:
         """Finish deferred bookkeeping (this class defers nothing)."""
 
+    def step_sequence(self, s_pre: Tensor, s_post: Tensor) -> None:
+        """:meth:`step` for each step of a run. Shape: ``(T, B, *source.shape)``, ``(T, B, *target.shape)``."""
+        for t in range(s_pre.shape[0]):
+            self.step(s_pre[t], s_post[t])
+
     def traces(self) -> tuple[Tensor, Tensor]:
         """``(P+, P-)`` as true values. Shape: ``(B, *source.shape)``, ``(B, *target.shape)``."""
         return self.p_plus, self.p_minus
@@ -273,6 +278,43 @@ class _ScaledSTDPEligibility(STDPEligibility, ABC):
             self._renormalize()  # flushes first
         elif n + 1 == self.capacity:
             self.flush()
+
+    def step_sequence(self, s_pre: Tensor, s_post: Tensor) -> None:
+        """Record a whole run: the same as :meth:`step` for each step, with one copy per window.
+
+        Shape: ``s_pre`` ``(T, B, *source.shape)``, ``s_post`` ``(T, B, *target.shape)``.
+        """
+        prm = self.params
+        steps, b = s_pre.shape[0], self.batch_size
+        pre = s_pre.reshape(steps, b, -1)
+        post = s_post.reshape(steps, b, -1)
+        if self._pend_pre is None or self._pend_pre.dtype != pre.dtype:
+            self.flush()
+            self._pend_pre = pre.new_zeros((self.capacity, b, pre.shape[2]))
+            self._slots()
+        low = self._MIN_SCALE
+        t = 0
+        while t < steps:
+            coef, scales = self._coef, self._scales  # (renormalisation replaces both)
+            n = len(coef)
+            take = min(self.capacity - n, steps - t)
+            small = False
+            for i in range(take):
+                a = scales[0] = scales[0] * prm.decay_plus
+                mm = scales[1] = scales[1] * prm.decay_minus
+                e = scales[2] = scales[2] * prm.decay_e
+                te = prm.tc_e * e
+                coef.append((prm.a_plus / a, prm.a_minus / mm, prm.nu_post * a / te, prm.nu_pre * mm / te))
+                if a < low or mm < low or e < low:
+                    take, small = i + 1, True
+                    break
+            self._pend_pre[n : n + take].copy_(pre[t : t + take])
+            self._buffers["_pend_post"][n : n + take].copy_(post[t : t + take])
+            t += take
+            if small:
+                self._renormalize()  # flushes first
+            elif n + take == self.capacity:
+                self.flush()
 
     def flush(self) -> None:
         """Process the recorded steps (see the class docstring)."""

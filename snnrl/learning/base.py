@@ -71,5 +71,27 @@ class LearningRule(nn.Module, ABC):
         """
         return True
 
+    def accepts_sequence(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
+        """Whether this run's per-step calls may be replaced by one :meth:`step_sequence` call.
+
+        When every plastic connection of a run accepts, the network records the spikes of their
+        source and target layers and calls :meth:`step_sequence` once after the run instead of
+        :meth:`step` after every step. Only valid when the run leaves the weights alone (see
+        :meth:`changes_weights`). The default is False.
+        """
+        return False
+
+    def step_sequence(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+                      reward: float | Tensor | None) -> None:
+        """Advance over a whole run at once: the same as :meth:`step` once per step ``t`` with
+        source spikes ``s_pre[t]`` and target spikes ``s_post[t]``.
+
+        Called only for a run for which :meth:`accepts_sequence` returned True.
+
+        Shape:
+            ``s_pre``: ``(T, B, *source.shape)``; ``s_post``: ``(T, B, *target.shape)``.
+        """
+        raise TypeError(f"{type(self).__name__} does not process whole runs: its accepts_sequence() is False")
+
     def reset_state_variables(self, mask: Tensor | None = None) -> None:
         """Clear traces/eligibility: all batch elements, or those where ``mask`` ``(B,)`` is True."""

@@ -586,6 +586,26 @@ class MSTDPET(_ModulatedRule):
         if self.normalize:
             connection.normalize()
 
+    def accepts_sequence(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
+        """True for a run whose reward is zero (on a connection without weight decay): the run
+        then only builds eligibility, which :meth:`step_sequence` does for all its steps at once."""
+        return reward is not None and not self.changes_weights(connection, reward)
+
+    def step_sequence(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+                      reward: float | Tensor | None) -> None:
+        if connection is not self.__dict__["_connection"]:
+            raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
+        if not self.accepts_sequence(connection, reward):
+            raise ValueError(f"{type(self).__name__}.step_sequence needs a run that leaves the weights alone "
+                             f"(reward 0, no weight decay), got reward {reward!r}")
+        if s_pre.shape[1] != self.batch_size:
+            self._allocate(int(s_pre.shape[1]))
+        dt = connection.source.dt
+        if dt != self.dt:
+            self.dt = float(dt)
+            self._set_dt(self.dt)
+        self.eligibility.step_sequence(s_pre, s_post)
+
     def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
         r"""``Δw = R_b(m_b z_b)``: the modulator times the eligibility ``z`` as it is now
         (``eligibility.value()``), then the connection's decay, bounds and normalisation."""

@@ -448,12 +448,21 @@ class Network(nn.Module):
         clamp, unclamp, inject = controls
         has_controls = any(c is not None for group in controls for c in group)
         monitors = list(self.monitors.values())
-        plastic = [conn for conn, _, _ in conns if conn.rule is not None] if self.training else []
+        plastic = [(conn, src, tgt) for conn, src, tgt in conns if conn.rule is not None] if self.training else []
         sync = self.propagation == "synchronous"
+        # Whole-run learning: when every rule accepts (the run leaves the weights alone), the spikes
+        # of their layers are recorded (an Input layer's are its input) and each rule is called once.
+        whole_run = steps > 1 and bool(plastic) and all(c.rule.accepts_sequence(c, self.reward) for c, _, _ in plastic)
+        given = {li for li in range(n_layers) if type(layers[li]) is Input and ext[li] is not None
+                 and clamp[li] is None and unclamp[li] is None}
+        recorded = sorted({li for _, src, tgt in plastic for li in (src, tgt) if li not in given}) if whole_run else []
+        records: dict[int, Tensor] = {}
+        slots: list[tuple[int, list[Tensor]]] = []
+        stepwise = [] if whole_run else [conn for conn, _, _ in plastic]
         # Input layers read only through precomputed connections need not be stepped one by one.
         deferred: list[int] = []
         if steps > 1:
-            deferred = self._deferred_inputs(plan, ext, pre, monitors, has_controls, plastic)
+            deferred = self._deferred_inputs(plan, ext, pre, monitors, has_controls, stepwise)
         active = [li for li in range(n_layers) if li not in deferred]
         for t in range(steps):
             if sync:
@@ -489,12 +498,25 @@ class Network(nn.Module):
                     )
                 else:
                     layer.step(x)
-            for conn in plastic:
+            for conn in stepwise:
                 conn.rule.step(conn, self.reward)
+            if recorded:
+                if t == 0:
+                    for li in recorded:
+                        s0 = layers[li].s
+                        records[li] = torch.empty((steps, *s0.shape), dtype=s0.dtype, device=s0.device)
+                        slots.append((li, list(records[li].unbind(0))))
+                for li, slot in slots:
+                    slot[t].copy_(layers[li].s)
             for monitor in monitors:
                 monitor.record()
         for li in deferred:
             layers[li].step(ext[li][steps - 1])
+        if whole_run:
+            for conn, src, tgt in plastic:
+                s_pre = ext[src][:steps] if src in given else records[src]
+                s_post = ext[tgt][:steps] if tgt in given else records[tgt]
+                conn.rule.step_sequence(conn, s_pre, s_post, self.reward)
 
     def deliver_reward(self, modulator: float | Tensor) -> None:
         """Deliver a reward (modulator) once to every plastic connection, in training mode.

@@ -246,3 +246,39 @@ def test_network_reward_free_window_is_precomputed_and_learns_as_step_by_step(mo
     torch.testing.assert_close(c1.rule.eligibility.value(), c2.rule.eligibility.value())
     torch.testing.assert_close(c1.weight, c2.weight)
     assert not torch.equal(c1.weight, torch.rand(60, 8, generator=gen(40)) * 6)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_whole_run_learning_equals_step_by_step(variant, batch):
+    """A reward-free run hands each rule the whole run's spikes at once (step_sequence): across
+    window boundaries and renormalisations it equals calling the rule after every step."""
+    from snnrl import LIFNodes, Network
+
+    def build() -> Network:
+        net = Network(dt=1.0)
+        net.add_layer(Input(20), "X")
+        net.add_layer(LIFNodes(3), "H")
+        net.add_layer(LIFNodes(2), "O")
+        cls = PlainConnection if variant == "generic" else Connection
+        net.add_connection(cls(net.layers["X"], net.layers["H"], torch.rand(20, 3, generator=gen(50)) * 15,
+                               rule=MSTDPET(nu=0.1, tc_e_trace=500.0)), "X", "H")
+        net.add_connection(cls(net.layers["H"], net.layers["O"], torch.rand(3, 2, generator=gen(51)) * 40,
+                               rule=MSTDPET(nu=0.1, a_minus=-0.5)), "H", "O")
+        return net
+
+    x = spikes(300, batch, 20, 0.1, 52)
+    whole, stepped = build(), build()
+    rules = [c.rule for c in whole.connections.values()]
+    for rule in rules:
+        assert rule.accepts_sequence(rule.connection, 0.0) and not rule.accepts_sequence(rule.connection, 1.0)
+    whole.run({"X": x}, reward=0.0)
+    for t in range(x.shape[0]):
+        stepped.run({"X": x[t : t + 1]}, reward=0.0)
+    for c1, c2 in zip(whole.connections.values(), stepped.connections.values(), strict=True):
+        assert type(c1.rule.eligibility) is ELIGIBILITY[variant]
+        torch.testing.assert_close(c1.rule.eligibility.value(), c2.rule.eligibility.value())
+        for t1, t2 in zip(c1.rule.eligibility.traces(), c2.rule.eligibility.traces(), strict=True):
+            torch.testing.assert_close(t1, t2)
+    assert float(next(iter(stepped.connections.values())).rule.eligibility.value().abs().max()) > 0
+    with pytest.raises(ValueError, match="leaves the weights alone"):
+        rules[0].step_sequence(rules[0].connection, x[:2], torch.zeros(2, batch, 3, dtype=torch.bool), 1.0)
