@@ -11,8 +11,8 @@ Three jobs, one per subcommand (each prints one JSON line):
   thousand steps, to show that it trains (loss, wall time) on this CPU.
 
 Usage:
-    python bench/bench_sb3_atari.py train --steps 100000 --out runs/atari/dqn-breakout.zip
-    python bench/bench_sb3_atari.py convert --model runs/atari/dqn-breakout.zip --episodes 10 --sweep 32,64,128
+    python bench/bench_sb3_atari.py train --steps 50000 --out runs/atari/dqn-breakout.zip
+    python bench/bench_sb3_atari.py convert --model runs/atari/dqn-breakout.zip --episodes 10 --sweep 16,32,64,128
     python bench/bench_sb3_atari.py spiking-dqn --steps 3000
 """
 

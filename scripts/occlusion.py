@@ -40,12 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="torch device of the ANN and the SNN (default: cpu)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model = load_sb3_model(args.model)
+    model = load_sb3_model(args.model, device=args.device)
     obs = collect_observations(model, make_vec_env(args.env, n_envs=1, seed=args.seed + 1000), args.calibration)
     replicas = [int(v) for v in args.replicas.split(",")]
     agent = convert_sb3(model, obs, steps=args.steps, replicas=replicas[0] if len(replicas) == 1 else replicas)
+    agent.to(args.device)
     shape = obs.shape[1:]
     axis_len = shape[args.axis] if args.axis is not None else (
         (shape[0] if shape[-1] < shape[0] else shape[1]) if len(shape) == 3 else shape[0])
