@@ -16,24 +16,18 @@ Usage:
     python bench/bench_learning.py              # speed table
     python bench/bench_learning.py --florian    # learning curves, 10 seeds per task
 
-Recorded 2026-11-22 (shared 2-core VM, torch 2.13.0+cpu, 1 thread; two back-to-back runs)::
+Recorded 2026-11-22 (2-core VM, otherwise idle, torch 2.13.0+cpu, 1 thread; two back-to-back runs)::
 
-    | configuration                                | us/step     | learning adds | vs BindsNET |
-    | no learning                                  |  38.1-41.4  |               |  9.3-10.1x  |
-    | MSTDPET both connections, reward always 0    | 126.3-131.9 |   88.1-90.5   | 19.0-19.8x  |
-    | MSTDPET, reward on 1 run call in 16          | 148.1-156.5 |  110.0-115.1  | 16.0-16.9x  |
-    | MSTDPET, reward on every run call            | 286.2-300.8 |  244.8-262.7  |  8.3-8.7x   |
+    | configuration                                        | us/step     | learning adds | vs BindsNET |
+    | no learning                                          |  37.1-38.3  |               | 10.1-10.4x  |
+    | MSTDPET both connections, reward 0                   |  70.5-73.6  |   33.4-35.4   | 34.0-35.5x  |
+    | MSTDPET, deliver_reward after every run call         |  94.1-95.5  |   55.9-58.4   | 26.2-26.6x  |
+    | MSTDPET, reward on every simulation step             | 360.9-379.5 |  323.8-341.3  |  6.6-6.9x   |
 
-Where the learning time goes (the rule alone, ``rule.step`` on given spikes): the 6400 x 100
-connection costs ~47 us per reward-free step (a ``nonzero`` of the 6400 input spikes, ~8 us,
-and the scatter-add of ~320 eligibility rows, ~20 us: random row writes into a 2.6 MB matrix
-that does not fit in L2, plus ~8 small vector ops), the 100 x 4 connection ~16 us (five
-tensor ops at ~2 us each: eager dispatch cost). Inside the network both get slower (the
-weights and the eligibility compete for cache) and the input currents can no longer be
-precomputed for the run (a few us). A non-zero reward adds two passes over the 6400 x 100
-eligibility (fold ``K += p c^T``, then ``w += g E K``), ~110 us. So the 20x target (<= 125
-us/step) is met only approximately without reward and missed with frequent rewards, and
-learning costs about 2.3x the simulation, not less than it.
+A reward-free run is learned as a whole (``step_sequence``: the rules get the run's spikes at
+once, the input currents stay precomputed), and the dense eligibilities process up to 64 steps
+at once (see ``snnrl/learning/adapters.py`` and bench/README.md). A delivered reward costs two
+passes over the 6400 x 100 eligibility and weights.
 
 Florian tasks, ``--florian --seeds 10`` (2026-11-22): XOR solved (min true rate > max false
 rate + 10 Hz) by MSTDP in 9/10 seeds (mean margin 24 Hz; the failure lost pattern 10 to
