@@ -89,6 +89,10 @@ def _convert(args: argparse.Namespace) -> int:
         for row in res["snn"]:
             print(f"{row['steps']:>6} {a['mean']:>9.2f} +- {a['std']:<5.1f} {row['mean']:>9.2f} +- {row['std']:<5.1f}"
                   f" {100 * row['ratio']:>7.1f}% {100 * row['agreement']:>9.2f}%")
+        if args.replicas == [1] and any(row["ratio"] < 0.95 for row in res["snn"]):
+            print("hint: the SNN keeps less than 95 % of the ANN's return at some T. When the outputs' margins "
+                  "are small (Q-networks), finer rates help: --replicas 1,16 (16 neurons per unit of the last "
+                  "hidden layer) or a larger --steps; see bench/README.md (stable-baselines3).")
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {checkpoint} and {out / 'report.json'}")
     return 0

@@ -82,3 +82,23 @@ def test_convert_command_rejects_a_wrong_file(tmp_path, capsys):
     assert "not a stable-baselines3 model" in capsys.readouterr().err
     assert main(["convert", "--model", str(tmp_path / "absent.zip"), "--env", "CartPole-v1"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("replicas", [None, "1,16"])
+def test_convert_command_hints_at_replicas_below_95_percent(tmp_path, capsys, monkeypatch, replicas):
+    import snnrl.integrations.sb3 as sb3_integration
+
+    def fake_compare(*args, **kwargs):
+        row = {"steps": 8, "mean": 100.0, "std": 0.0, "ratio": 0.2, "agreement": 0.5, "returns": [100.0],
+               "lengths": [100]}
+        return {"ann": {"mean": 500.0, "std": 0.0, "returns": [500.0], "lengths": [500]}, "snn": [row]}
+
+    monkeypatch.setattr(sb3_integration, "compare_returns", fake_compare)
+    path = tmp_path / "ppo-test.zip"
+    sb3.PPO("MlpPolicy", "CartPole-v1", seed=0, device="cpu").save(path)
+    extra = ["--replicas", replicas] if replicas else []
+    assert main(["convert", "--model", str(path), "--env", "CartPole-v1", "--episodes", "1", "--n-envs", "1",
+                 "--steps", "8", "--calibration", "32", "--out", str(tmp_path / "out"), *extra]) == 0
+    out = capsys.readouterr().out
+    assert "20.0%" in out
+    assert ("--replicas 1,16" in out) == (replicas is None)
