@@ -35,6 +35,7 @@ with ``round(p * 65536)``: probabilities are resolved to 1/65536 (see :func:`ber
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import gymnasium as gym
@@ -100,7 +101,7 @@ def _thresholds(prob: np.ndarray) -> np.ndarray:
     return np.minimum(np.rint(prob * 65536.0), 65535.0).astype(np.uint16)
 
 
-class SpikeEncodingObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+class SpikeEncodingObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs, ABC):
     """Base class: scale the observation to ``[0, 1]``, then encode it over ``steps`` steps.
 
     Subclasses implement :meth:`encode`. See the module docstring for the scaling arguments.
@@ -171,9 +172,9 @@ class SpikeEncodingObservation(gym.ObservationWrapper, gym.utils.RecordConstruct
         """Encode one observation into a ``(T, ...)`` array."""
         return self.encode(self.scaler(observation))
 
+    @abstractmethod
     def encode(self, u: np.ndarray) -> np.ndarray:
         """Encode intensities ``u`` in ``[0, 1]`` (float32, ``(*shape)``) into ``(T, ...)``."""
-        raise NotImplementedError
 
 
 class PoissonObservation(SpikeEncodingObservation):
