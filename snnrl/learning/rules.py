@@ -167,19 +167,22 @@ class _Rule(LearningRule):
             else:
                 buf[mask] = 0.0
 
-    def _prepare(self, connection: AbstractConnection) -> tuple[Tensor, Tensor]:
-        """Checks done every step; returns this step's ``(s_pre, s_post)``."""
+    def _sync(self, connection: AbstractConnection, batch_size: int) -> None:
+        """Check the binding; follow the batch size and the step length of the populations."""
         if connection is not self.__dict__["_connection"]:
             raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
-        s_pre = connection.source.s
-        s_post = connection.target.s
-        if s_pre.shape[0] != self.batch_size:
-            self._allocate(int(s_pre.shape[0]))
+        if batch_size != self.batch_size:
+            self._allocate(int(batch_size))
         dt = connection.source.dt
         if dt != self.dt:
             self.dt = float(dt)
             self._set_dt(self.dt)
-        return s_pre, s_post
+
+    def _prepare(self, connection: AbstractConnection) -> tuple[Tensor, Tensor]:
+        """Checks done every step; returns this step's ``(s_pre, s_post)``."""
+        s_pre = connection.source.s
+        self._sync(connection, s_pre.shape[0])
+        return s_pre, connection.target.s
 
     def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
         return True
@@ -593,17 +596,10 @@ class MSTDPET(_ModulatedRule):
 
     def step_sequence(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
                       reward: float | Tensor | None) -> None:
-        if connection is not self.__dict__["_connection"]:
-            raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
         if not self.accepts_sequence(connection, reward):
             raise ValueError(f"{type(self).__name__}.step_sequence needs a run that leaves the weights alone "
                              f"(reward 0, no weight decay), got reward {reward!r}")
-        if s_pre.shape[1] != self.batch_size:
-            self._allocate(int(s_pre.shape[1]))
-        dt = connection.source.dt
-        if dt != self.dt:
-            self.dt = float(dt)
-            self._set_dt(self.dt)
+        self._sync(connection, s_pre.shape[1])
         self.eligibility.step_sequence(s_pre, s_post)
 
     def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
