@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from snnrl.commands._args import positive_int
+from snnrl.commands._args import non_negative_float, non_negative_int, positive_int
 
 EPILOG = """\
 overrides: any key of the agent preset as key.path=value (the value is read as TOML), e.g.
@@ -23,26 +23,6 @@ examples:
   snnrl train --agent agents/cartpole.toml --resume last        # continue the newest cartpole run
   tensorboard --logdir runs                                     # then open http://localhost:6006
 """
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
 
 
 def train(args: argparse.Namespace) -> int:
