@@ -41,7 +41,7 @@ without torch (:func:`read_checkpoint_info` reads only the header).
 
 Writes are atomic: the file is written to a temporary file in the same directory, flushed,
 fsynced and renamed over the target, so a run killed mid-write leaves the previous checkpoint
-intact (at worst a stale ``.<name>.<...>.tmp`` file next to it). Before writing, ``save``
+intact (at worst a stale ``.<name>.<...>.tmp`` file next to it). Before writing, :func:`save_checkpoint`
 rebuilds the network from what it is about to write and refuses to write a checkpoint that
 would not load.
 
@@ -116,7 +116,7 @@ class Checkpoint(NamedTuple):
     spec: dict[str, Any]
     """The network spec."""
     metadata: dict[str, Any]
-    """The user's metadata passed to ``save``."""
+    """The user's metadata passed to :func:`save_checkpoint`."""
     info: dict[str, str]
     """``format_version``, ``snnrl_version``, ``torch_version`` and ``created`` of the file."""
 

@@ -22,8 +22,9 @@ from snnrl import (
     checkpoint,
     toml,
 )
-from snnrl.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_info
+from snnrl.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_info, save_checkpoint
 from snnrl.learning import PostPre
+from snnrl.network.spec import network_to_spec
 
 
 def _gen(seed: int, device: str = "cpu") -> torch.Generator:
@@ -72,14 +73,14 @@ def saved(tmp_path):
     net = identity_network()
     net.run({"X": _spikes()[:20]})
     path = tmp_path / "net.safetensors"
-    net.save(path, metadata={"episode": 7, "note": "after 20 steps", "scores": [1.5, None]})
+    save_checkpoint(net, path, metadata={"episode": 7, "note": "after 20 steps", "scores": [1.5, None]})
     return net, path
 
 
 def test_loaded_network_is_identical(saved):
     net, path = saved
-    loaded = Network.load(path)
-    assert loaded.to_spec() == net.to_spec()
+    loaded = load_checkpoint(path).network
+    assert network_to_spec(loaded) == network_to_spec(net)
     _assert_same_state(loaded, net)
     assert loaded.layers["A"].theta.abs().sum() > 0  # adaptive thresholds were learned and restored
     assert loaded.connections["X->A"].rule.x_pre.abs().sum() > 0  # and the rule's traces
@@ -113,7 +114,7 @@ def test_metadata_and_info(saved):
     net, path = saved
     ckpt = load_checkpoint(path)
     assert ckpt.metadata == {"episode": 7, "note": "after 20 steps", "scores": [1.5, None]}
-    assert ckpt.spec == net.to_spec()
+    assert ckpt.spec == network_to_spec(net)
     assert ckpt.info["snnrl_version"] == __version__ and ckpt.info["torch_version"] == torch.__version__
     assert ckpt.info["format_version"] == "1"
     assert datetime.fromisoformat(ckpt.info["created"]).tzinfo is not None
@@ -133,7 +134,7 @@ def test_the_file_is_plain_safetensors(saved):
     meta = header.pop("__metadata__")
     assert all(isinstance(v, str) for v in meta.values())
     assert meta["format"] == "snnrl.checkpoint"
-    assert toml.loads(meta["spec"]) == net.to_spec()
+    assert toml.loads(meta["spec"]) == network_to_spec(net)
     spans = sorted(e["data_offsets"] for e in header.values())
     assert spans[0][0] == 0 and spans[-1][1] == len(data) - 8 - n
     assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
@@ -148,8 +149,8 @@ def test_the_file_is_plain_safetensors(saved):
 def test_float64_network_round_trip(tmp_path):
     net = identity_network(rule=False).double()
     net.run({"X": _spikes()[:10]})
-    net.save(tmp_path / "f64.safetensors")
-    loaded = Network.load(tmp_path / "f64.safetensors", map_location=torch.device("cpu"))
+    save_checkpoint(net, tmp_path / "f64.safetensors")
+    loaded = load_checkpoint(tmp_path / "f64.safetensors", map_location=torch.device("cpu")).network
     assert loaded.connections["X->A"].weight.dtype == torch.float64
     _assert_same_state(loaded, net)
 
@@ -159,12 +160,12 @@ def test_checkpoint_saved_on_gpu_loads_on_cpu_and_gpu(tmp_path):
     net = identity_network("cuda", rule=False)
     net.run({"X": _spikes("cuda")[:20]})
     path = tmp_path / "gpu.safetensors"
-    net.save(path)
-    cpu = Network.load(path)
+    save_checkpoint(net, path)
+    cpu = load_checkpoint(path).network
     assert cpu.connections["X->A"].weight.is_cpu and cpu.layers["D"].generator.device.type == "cpu"
     _assert_same_state(cpu, net)
     cpu.run({"X": _spikes()})
-    gpu = Network.load(path, map_location="cuda")
+    gpu = load_checkpoint(path, map_location="cuda").network
     assert gpu.connections["X->A"].weight.is_cuda and gpu.layers["S"].generator.device.type == "cuda"
     _assert_same_state(gpu, net)
     net.reset_state_variables()
@@ -191,7 +192,7 @@ def test_interrupted_save_leaves_the_previous_checkpoint(saved, monkeypatch):
     monkeypatch.setattr(checkpoint, "_chunks", killed_halfway)
     net.run({"X": _spikes()[:5]})
     with pytest.raises(KeyboardInterrupt):
-        net.save(path, metadata={"episode": 8})
+        save_checkpoint(net, path, metadata={"episode": 8})
     assert os.listdir(path.parent) == [path.name]  # no temporary file left behind
     assert load_checkpoint(path).metadata["episode"] == 7
 
@@ -201,20 +202,20 @@ def test_interrupted_save_leaves_the_previous_checkpoint(saved, monkeypatch):
     monkeypatch.setattr(checkpoint, "_chunks", real_chunks)
     monkeypatch.setattr(checkpoint.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        net.save(path, metadata={"episode": 9})
+        save_checkpoint(net, path, metadata={"episode": 9})
     assert os.listdir(path.parent) == [path.name]
     monkeypatch.undo()
     assert load_checkpoint(path).metadata["episode"] == 7
-    net.save(path, metadata={"episode": 10})  # a later save replaces it
+    save_checkpoint(net, path, metadata={"episode": 10})  # a later save replaces it
     assert load_checkpoint(path).metadata["episode"] == 10
 
 
 def test_bad_metadata_writes_nothing(tmp_path):
     net = identity_network()
     with pytest.raises(CheckpointError, match="JSON-serialisable"):
-        net.save(tmp_path / "x.safetensors", metadata={"tensor": torch.zeros(1)})
+        save_checkpoint(net, tmp_path / "x.safetensors", metadata={"tensor": torch.zeros(1)})
     with pytest.raises(CheckpointError, match="must be a mapping"):
-        net.save(tmp_path / "x.safetensors", metadata=[1, 2])
+        save_checkpoint(net, tmp_path / "x.safetensors", metadata=[1, 2])
     assert os.listdir(tmp_path) == []
 
 
@@ -227,7 +228,7 @@ def test_truncated_files(saved, tmp_path):
         bad = tmp_path / f"cut{cut}.safetensors"
         bad.write_bytes(data[:cut])
         with pytest.raises(CheckpointError, match=r"truncated|not an snnrl checkpoint"):
-            Network.load(bad)
+            load_checkpoint(bad)
         with pytest.raises(CheckpointError):
             read_checkpoint_info(bad)
 
@@ -238,17 +239,17 @@ def test_random_and_foreign_files(tmp_path):
         bad = tmp_path / f"random{i}"
         bad.write_bytes(bytes(torch.randint(0, 256, (size,), generator=g, dtype=torch.uint8).tolist()))
         with pytest.raises(CheckpointError):
-            Network.load(bad)
+            load_checkpoint(bad)
     text = tmp_path / "spec.toml"
     text.write_text('snnrl_spec = 1\n[network]\ndt = 1.0\n')
     with pytest.raises(CheckpointError, match="not an snnrl checkpoint"):
-        Network.load(text)
+        load_checkpoint(text)
     header = json.dumps({"__metadata__": {"format": "pt"}, "w": {"dtype": "F32", "shape": [1],
                                                                 "data_offsets": [0, 4]}}).encode()
     other = tmp_path / "other.safetensors"  # a safetensors file from another program
     other.write_bytes(len(header).to_bytes(8, "little") + header + b"\0\0\0\0")
     with pytest.raises(CheckpointError, match=r"format 'pt', expected 'snnrl\.checkpoint'"):
-        Network.load(other)
+        load_checkpoint(other)
 
 
 def test_tampered_files(saved, tmp_path):
@@ -259,17 +260,17 @@ def test_tampered_files(saved, tmp_path):
     flipped[-3] ^= 0x01  # one bit of tensor data
     (tmp_path / "bit.safetensors").write_bytes(flipped)
     with pytest.raises(CheckpointError, match="checksum"):
-        Network.load(tmp_path / "bit.safetensors")
+        load_checkpoint(tmp_path / "bit.safetensors")
     header = data[8:8 + n].decode()
     assert "theta_plus = 0.5" in header
     edited = header.replace("theta_plus = 0.5", "theta_plus = 0.9")  # same length: a quiet edit of the spec
     (tmp_path / "spec.safetensors").write_bytes(bytes(data[:8]) + edited.encode() + bytes(data[8 + n:]))
     with pytest.raises(CheckpointError, match="checksum"):
-        Network.load(tmp_path / "spec.safetensors")
+        load_checkpoint(tmp_path / "spec.safetensors")
     broken = bytes(data[:8]) + b"{" + b" " * (n - 1) + bytes(data[8 + n:])
     (tmp_path / "json.safetensors").write_bytes(broken)
     with pytest.raises(CheckpointError, match="header is not valid JSON"):
-        Network.load(tmp_path / "json.safetensors")
+        load_checkpoint(tmp_path / "json.safetensors")
 
 
 class _Payload:
@@ -291,7 +292,7 @@ def test_malicious_pickles_are_never_executed(tmp_path):
     assert not marker.exists()
     for path in (plain, zipped):
         with pytest.raises(CheckpointError, match=r"pickle or torch\.save"):
-            Network.load(path)
+            load_checkpoint(path)
         with pytest.raises(CheckpointError):
             read_checkpoint_info(path)
     assert not marker.exists()
@@ -335,10 +336,10 @@ MISMATCHES = [
 @pytest.mark.parametrize(("edit", "pattern"), MISMATCHES)
 def test_tensors_that_do_not_match_the_spec(saved, tmp_path, edit, pattern):
     _, path = saved
-    Network.load(_rewrite(path, tmp_path / "same.safetensors"))  # rewriting alone keeps it valid
+    load_checkpoint(_rewrite(path, tmp_path / "same.safetensors"))  # rewriting alone keeps it valid
     bad = _rewrite(path, tmp_path / "bad.safetensors", edit_tensors=edit)
     with pytest.raises(CheckpointError, match=pattern):
-        Network.load(bad)
+        load_checkpoint(bad)
 
 
 def _spec_edit(old, new):
@@ -366,12 +367,12 @@ def test_forged_headers_are_rejected(saved, tmp_path, edit, pattern):
     _, path = saved
     bad = _rewrite(path, tmp_path / "bad.safetensors", edit_meta=edit)
     with pytest.raises(CheckpointError, match=pattern):
-        Network.load(bad)
+        load_checkpoint(bad)
 
 
 def test_missing_file_is_a_plain_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
-        Network.load(tmp_path / "nope.safetensors")
+        load_checkpoint(tmp_path / "nope.safetensors")
 
 
 def test_saving_and_loading_leave_the_global_random_stream_alone(saved, tmp_path):
@@ -379,8 +380,8 @@ def test_saving_and_loading_leave_the_global_random_stream_alone(saved, tmp_path
     torch.manual_seed(0)
     expected = torch.rand(3)
     torch.manual_seed(0)
-    net.save(tmp_path / "again.safetensors")
-    Network.load(path)
+    save_checkpoint(net, tmp_path / "again.safetensors")
+    load_checkpoint(path)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -395,5 +396,5 @@ def test_a_checkpoint_that_would_not_load_is_not_written(tmp_path):
     net.add_layer(LIFNodes(30), "Y")
     net.add_connection(random_sparse(net.layers["X"], net.layers["Y"], 0.5, generator=g), "X", "Y")
     with pytest.raises(CheckpointError, match=r"not written: the network could not be rebuilt.*connections\.X->Y"):
-        net.save(tmp_path / "x.safetensors")
+        save_checkpoint(net, tmp_path / "x.safetensors")
     assert os.listdir(tmp_path) == []

@@ -31,7 +31,7 @@ def load_for_play(checkpoint: str, env: str | None, num_envs: int = 1, render_mo
     envs = build_envs(config, num_envs=num_envs, render_mode=render_mode)
     training = meta.get("snnrl_training", {})
     seed = int(training.get("seed", config.seed)) if isinstance(training, dict) else config.seed
-    return Trainer(policy, envs, seed=seed, max_episode_steps=config.env["max_episode_steps"]), config
+    return Trainer(policy, envs, seed=seed, max_episode_steps=config.env.max_episode_steps), config
 
 
 def evaluate(args: argparse.Namespace) -> int:

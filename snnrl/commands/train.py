@@ -20,7 +20,7 @@ overrides: any key of the agent preset as key.path=value (the value is read as T
 examples:
   snnrl train --agent agents/breakout.toml --minutes 3          # the README's main command
   snnrl train --agent agents/cue_bandit.toml --episodes 20      # the fast test task (seconds)
-  snnrl train --agent agents/cartpole.toml --resume last        # continue the newest cartpole run
+  snnrl train --agent agents/cartpole.toml --resume             # continue the latest cartpole run (seed 0)
   tensorboard --logdir runs                                     # then open http://localhost:6006
 """
 
@@ -78,7 +78,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", help="use this run directory instead of <runs-dir>/<env>__<agent>__<seed>__<time>")
     p.add_argument("--resume", nargs="?", const="last", metavar="RUN",
                    help="continue a run from its last checkpoint: a run directory, a checkpoint file, or nothing "
-                        "(the newest run of this env, agent and seed under --runs-dir)")
+                        "(the run of this env, agent and seed under --runs-dir whose checkpoint was written last); "
+                        "a checkpoint of another agent or env is refused")
     p.add_argument("--checkpoint-interval", type=non_negative_int,
                    help="episodes between checkpoints (default: training.checkpoint_interval; 0: only at the end)")
     p.add_argument("--eval-episodes", type=non_negative_int,

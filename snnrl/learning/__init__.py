@@ -1,7 +1,9 @@
 """Plasticity rules (they work on any connection through its interface) and reward signals."""
 
 from snnrl.learning.adapters import ConnectionAdapter, DenseAdapter, adapter_for, register_adapter
-from snnrl.learning.base import LearningRule
+from snnrl.learning.base import LearningRule, ModulatedRule, Rule
+from snnrl.learning.eprop import EProp
+from snnrl.learning.feedback import Feedback
 from snnrl.learning.rewards import MovingAverageRPE, RawReward, RewardSignal, TDError
 from snnrl.learning.rules import MSTDP, MSTDPET, Hebbian, NoOp, PostPre, Rmax, WeightDependentPostPre
 
@@ -10,14 +12,18 @@ __all__ = [
     "MSTDPET",
     "ConnectionAdapter",
     "DenseAdapter",
+    "EProp",
+    "Feedback",
     "Hebbian",
     "LearningRule",
+    "ModulatedRule",
     "MovingAverageRPE",
     "NoOp",
     "PostPre",
     "RawReward",
     "RewardSignal",
     "Rmax",
+    "Rule",
     "TDError",
     "WeightDependentPostPre",
     "adapter_for",

@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from snnrl.network.connections.dense import Connection
+
 if TYPE_CHECKING:
     from snnrl.network.connections.base import AbstractConnection
 
@@ -52,11 +54,15 @@ __all__ = [
     "register_adapter",
 ]
 
-#: A batch weight: a number (same for every batch element) or a ``(B,)`` tensor.
+#: A batch weight: a number (same for every batch element), a ``(B,)`` tensor, or a neuron-specific
+#: ``(B, *target.shape)`` tensor (see :mod:`snnrl.network.modulator`).
 BatchWeight = float | Tensor
 
+
+def _per_neuron(g: BatchWeight) -> bool:
+    return isinstance(g, Tensor) and g.dim() > 1
+
 _ADAPTERS: dict[type, type[ConnectionAdapter]] = {}
-_BUILTINS_LOADED = False
 
 
 def register_adapter(connection_type: type, adapter_type: type[ConnectionAdapter]) -> None:
@@ -66,20 +72,8 @@ def register_adapter(connection_type: type, adapter_type: type[ConnectionAdapter
     _ADAPTERS[connection_type] = adapter_type
 
 
-def _load_builtins() -> None:
-    # Deferred: snnrl.network imports snnrl.learning.base, so this module cannot import the
-    # connection classes at import time.
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        from snnrl.network.connections.dense import Connection
-
-        _ADAPTERS.setdefault(Connection, DenseAdapter)
-        _BUILTINS_LOADED = True
-
-
 def adapter_for(connection: AbstractConnection) -> ConnectionAdapter:
     """The adapter registered for ``type(connection)``, else the generic :class:`ConnectionAdapter`."""
-    _load_builtins()
     return _ADAPTERS.get(type(connection), ConnectionAdapter)(connection)
 
 
@@ -126,6 +120,11 @@ class STDPEligibility(nn.Module):
     weights. Buffers: ``p_plus`` ``(B, *source.shape)``, ``p_minus`` ``(B, *target.shape)``,
     ``z`` ``(B, *weight.shape)``.
     """
+
+    # buffers (registered by resize; annotated for type checkers: nn.Module.__getattr__ is untyped)
+    p_plus: Tensor
+    p_minus: Tensor
+    z: Tensor
 
     def __init__(self, adapter: ConnectionAdapter, params: STDPParameters, batch_size: int) -> None:
         super().__init__()
@@ -202,6 +201,9 @@ class _ScaledSTDPEligibility(STDPEligibility, ABC):
     eligibility.
     """
 
+    p: Tensor
+    m: Tensor
+    _pend_post: Tensor
     _MIN_SCALE = 1e-4
     #: Steps recorded before they are processed (or before anything reads the state).
     capacity = 64
@@ -385,6 +387,8 @@ class ScaledSTDPEligibility(_ScaledSTDPEligibility):
     ``p``, ``m`` and ``zs`` ``(B, n_pre, n_post)`` (the scaled ``z~``).
     """
 
+    zs: Tensor
+
     def _allocate_eligibility(self, batch_size: int, n_pre: int, n_post: int) -> None:
         self.register_buffer("zs", self.p.new_zeros((batch_size, n_pre, n_post)))
 
@@ -443,6 +447,9 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
     then rescales to true values. Buffers: ``p``, ``m``, ``c`` ``(B, n)``, ``k``
     ``(B, n_pre, n_post)``.
     """
+
+    c: Tensor
+    k: Tensor
 
     def _allocate_eligibility(self, batch_size: int, n_pre: int, n_post: int) -> None:
         self.register_buffer("c", self.p.new_zeros((batch_size, n_post)))
@@ -529,7 +536,8 @@ class ConnectionAdapter:
         """``sum over terms of sum_b g_b correlate(pre_b, post_b)``.
 
         Args:
-            terms: ``(pre, post, g)`` triples; ``g`` a number or a ``(B,)`` tensor.
+            terms: ``(pre, post, g)`` triples; ``g`` a number, a ``(B,)`` tensor or a
+                ``(B, *target.shape)`` tensor (multiplies ``post``).
 
         Shape:
             ``pre``: ``(B, *source.shape)``; ``post``: ``(B, *target.shape)``; output
@@ -537,6 +545,8 @@ class ConnectionAdapter:
         """
         total: Tensor | None = None
         for pre, post, g in terms:
+            if _per_neuron(g):  # a neuron-specific factor weighs the postsynaptic side
+                post, g = post.to(g.dtype) * g, 1.0
             corr = self.connection.correlate(pre, post)
             if isinstance(g, Tensor):
                 part = torch.tensordot(g.to(corr.dtype), corr, dims=1)
@@ -555,7 +565,17 @@ class ConnectionAdapter:
         z.add_(self.connection.correlate(pre, post), alpha=alpha)
 
     def weight_change(self, z: Tensor, g: BatchWeight) -> Tensor:
-        """``sum_b g_b z_b``. Shape: ``z`` ``(B, *weight.shape)``; output ``weight.shape``."""
+        """``sum_b g_b z_b``. Shape: ``z`` ``(B, *weight.shape)``; output ``weight.shape``.
+
+        A neuron-specific ``g`` ``(B, *target.shape)`` needs one weight per synapse with the
+        target neurons on its last axis (:class:`DenseAdapter`); this generic adapter refuses it:
+        its eligibility has already summed the synapses that share a weight.
+        """
+        if _per_neuron(g):
+            raise ValueError(f"a neuron-specific modulator of shape {tuple(g.shape)} needs a connection with one "
+                             f"weight per synapse (a dense Connection); {type(self.connection).__name__} "
+                             "shares weights between synapses, so its eligibility cannot be weighted per neuron "
+                             "after the fact: deliver a number or a (B,) tensor")
         if isinstance(g, Tensor):
             return torch.tensordot(g.to(z.dtype), z, dims=1)
         return z.sum(0) * g
@@ -595,6 +615,8 @@ class DenseAdapter(ConnectionAdapter):
         for pre, post, g in terms:
             a = _flat(pre).to(dtype)
             b = _flat(post).to(dtype)
+            if _per_neuron(g):
+                b, g = b * _flat(g).to(dtype), 1.0
             if isinstance(g, Tensor):
                 a = a * g.to(dtype).unsqueeze(1)
                 alpha = 1.0
@@ -609,6 +631,11 @@ class DenseAdapter(ConnectionAdapter):
         assert out is not None, "correlation() needs at least one term"
         return out
 
+    def weight_change(self, z: Tensor, g: BatchWeight) -> Tensor:
+        if _per_neuron(g):
+            return torch.einsum("bij,bj->ij", z, _flat(g).to(z.dtype))
+        return super().weight_change(z, g)
+
     def accumulate(self, z: Tensor, pre: Tensor, post: Tensor, alpha: float) -> None:
         dtype = z.dtype
         z.baddbmm_(_flat(pre).to(dtype).unsqueeze(2), _flat(post).to(dtype).unsqueeze(1), alpha=alpha)
@@ -616,7 +643,13 @@ class DenseAdapter(ConnectionAdapter):
     def add_batch_weighted(self, z: Tensor, g: BatchWeight) -> None:
         conn = self.connection
         w = conn.weight.data
-        if isinstance(g, Tensor):
+        if _per_neuron(g):  # sum_b z_b[i, j] g_b[j]
+            gf = _flat(g).to(w.dtype)
+            if z.shape[0] == 1:
+                w.addcmul_(z[0], gf)
+            else:
+                w.add_(torch.einsum("bij,bj->ij", z, gf))
+        elif isinstance(g, Tensor):
             w.view(-1).addmv_(z.reshape(z.shape[0], -1).t(), g.to(w.dtype))
         elif z.shape[0] == 1:
             w.add_(z[0], alpha=g)
@@ -636,3 +669,6 @@ class DenseAdapter(ConnectionAdapter):
         if w.is_cpu:
             return FactorizedSTDPEligibility(self, params, batch_size)
         return STDPEligibility(self, params, batch_size)
+
+
+register_adapter(Connection, DenseAdapter)

@@ -24,15 +24,20 @@ the rule's current eligibility (see each rule's ``deliver``). Two-factor rules i
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor, nn
+
+from snnrl.learning.adapters import ConnectionAdapter, adapter_for
+from snnrl.network.modulator import Modulator
 
 if TYPE_CHECKING:
     from snnrl.network.connections.base import AbstractConnection
 
-__all__ = ["LearningRule"]
+__all__ = ["LearningRule", "ModulatedRule", "Rule"]
 
 
 class LearningRule(nn.Module, ABC):
@@ -95,3 +100,250 @@ class LearningRule(nn.Module, ABC):
 
     def reset_state_variables(self, mask: Tensor | None = None) -> None:
         """Clear traces/eligibility: all batch elements, or those where ``mask`` ``(B,)`` is True."""
+
+    def reset_neuron_state(self) -> None:
+        """The populations were put at rest while learning carries on (a policy with
+        ``carry_state=false`` does it before every decision): clear the state that mirrors the
+        neurons' own (e-prop's filtered presynaptic spikes, the derivative of a voltage that was
+        just reset), keep the eligibility. The default keeps everything."""
+
+
+REDUCTIONS = ("mean", "sum")
+
+
+# ----------------------------------------------------------------------------- validation
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _positive(name: str, value: object) -> float:
+    v = _number(name, value)
+    if not v > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return v
+
+
+def _learning_rates(nu: object) -> tuple[float, float]:
+    if isinstance(nu, (tuple, list)):
+        if len(nu) != 2:
+            raise ValueError(f"nu must be a number or a pair (nu_pre, nu_post), got {nu!r}")
+        return _number("nu[0] (nu_pre)", nu[0]), _number("nu[1] (nu_post)", nu[1])
+    v = _number("nu", nu)
+    return v, v
+
+
+def _reduction(reduction: object) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return str(reduction)
+
+
+# ------------------------------------------------------------------------------ base class
+class Rule(LearningRule):
+    """The base of snnrl's rules: the bookkeeping once, the maths in one hook.
+
+    :meth:`step` (a template method) checks the binding, follows the batch size and the step
+    length ``dt`` of the populations, and calls :meth:`_step` with this step's spikes; a rule
+    implements :meth:`_step` (and, for state, :meth:`_allocate`, :meth:`_state`,
+    :meth:`_set_dt`). Weight changes go through :meth:`_update` (the adapter's
+    ``apply_update``, then ``normalize`` if asked). :meth:`_batch_scale` is the reduction's
+    factor: ``1/B`` for ``"mean"``, 1 for ``"sum"``.
+
+    Args:
+        nu: learning rate(s), a number or ``(nu_pre, nu_post)``.
+        reduction: ``"mean"`` or ``"sum"`` over the batch.
+        normalize: call ``connection.normalize()`` after every weight change.
+    """
+
+    def __init__(self, *, nu: float | tuple[float, float], reduction: str, normalize: bool) -> None:
+        super().__init__()
+        self.nu_pre, self.nu_post = _learning_rates(nu)
+        self.reduction = _reduction(reduction)
+        if not isinstance(normalize, bool):
+            raise ValueError(f"normalize must be a bool, got {normalize!r}")
+        self.normalize = normalize
+        self.batch_size = 0
+        self.dt = 0.0
+        # Plain attributes (not submodules): the connection owns the rule, not the reverse.
+        self.__dict__["_connection"] = None
+        self.__dict__["_adapter"] = None
+
+    # -- binding and state
+    @property
+    def connection(self) -> AbstractConnection | None:
+        """The connection this rule is bound to (None before ``bind``)."""
+        return self.__dict__["_connection"]
+
+    @property
+    def adapter(self) -> ConnectionAdapter:
+        """The connection adapter (see :func:`snnrl.learning.adapters.adapter_for`)."""
+        adapter = self.__dict__["_adapter"]
+        if adapter is None:
+            raise RuntimeError(f"{type(self).__name__} is not bound to a connection")
+        return adapter
+
+    def bind(self, connection: AbstractConnection) -> None:
+        bound = self.__dict__["_connection"]
+        if bound is not None and bound is not connection:
+            raise ValueError(f"this {type(self).__name__} is already bound to another connection; "
+                             "create one rule per connection")
+        if self.normalize and connection.norm is None:
+            raise ValueError(f"{type(self).__name__}(normalize=True) needs a connection with norm=<total>")
+        self._check_connection(connection)
+        self.__dict__["_connection"] = connection
+        self.__dict__["_adapter"] = adapter_for(connection)
+        self.dt = float(connection.source.dt)
+        self._set_dt(self.dt)
+        self._allocate(max(1, int(connection.source.batch_size)))
+
+    def _check_connection(self, connection: AbstractConnection) -> None:
+        """Reject connections the rule cannot work with (a clear error at bind time)."""
+
+    def _set_dt(self, dt: float) -> None:
+        """Recompute step constants for step length ``dt`` (ms)."""
+
+    def _allocate(self, batch_size: int) -> None:
+        """(Re)allocate zeroed state for ``batch_size`` batch elements."""
+        self.batch_size = batch_size
+
+    def _state(self) -> list[Tensor]:
+        """The state buffers with a leading batch dimension (cleared by ``reset_state_variables``)."""
+        return []
+
+    def _pre_post_zeros(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """Zeroed per-neuron traces ``(batch_size, *source.shape)`` and ``(batch_size, *target.shape)``,
+        in the dtype and on the device of the bound connection's weight."""
+        conn = self.__dict__["_connection"]
+        w = conn.weight
+        return w.new_zeros((batch_size, *conn.source.shape)), w.new_zeros((batch_size, *conn.target.shape))
+
+    def reset_state_variables(self, mask: Tensor | None = None) -> None:
+        """Clear traces and eligibility: all batch elements, or those where ``mask`` ``(B,)`` is True."""
+        if mask is not None:
+            if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != (self.batch_size,):
+                got = (tuple(mask.shape), mask.dtype) if isinstance(mask, Tensor) else type(mask).__name__
+                raise ValueError(f"mask must be a bool tensor of shape ({self.batch_size},), got {got}")
+        for buf in self._state():
+            if mask is None:
+                buf.zero_()
+            else:
+                buf[mask] = 0.0
+
+    def _sync(self, connection: AbstractConnection, batch_size: int) -> None:
+        """Check the binding; follow the batch size and the step length of the populations."""
+        if connection is not self.__dict__["_connection"]:
+            raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
+        if batch_size != self.batch_size:
+            self._allocate(int(batch_size))
+        dt = connection.source.dt
+        if dt != self.dt:
+            self.dt = float(dt)
+            self._set_dt(self.dt)
+
+    def step(self, connection: AbstractConnection, reward: Modulator | None) -> None:
+        """Bookkeeping (binding, batch size, ``dt``), then :meth:`_step` with this step's spikes."""
+        s_pre = connection.source.s
+        self._sync(connection, s_pre.shape[0])
+        self._step(connection, s_pre, connection.target.s, reward)
+
+    @abstractmethod
+    def _step(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+              reward: Modulator | None) -> None:
+        """The rule's work for one step.
+
+        Shape:
+            ``s_pre``: ``(B, *source.shape)``; ``s_post``: ``(B, *target.shape)``; ``reward``:
+            as :data:`snnrl.network.modulator.Modulator`.
+        """
+
+    def changes_weights(self, connection: AbstractConnection, reward: Modulator | None) -> bool:
+        return True
+
+    def _batch_scale(self) -> float:
+        return 1.0 / self.batch_size if self.reduction == "mean" else 1.0
+
+    # -- weight changes
+    def _update(self, dw: Tensor) -> None:
+        self.adapter.apply_update(dw)
+        if self.normalize:
+            self.__dict__["_connection"].normalize()
+
+    def _idle(self) -> None:
+        """A step without weight change: only the connection's weight decay (if any) acts."""
+        conn = self.__dict__["_connection"]
+        if conn.weight_decay:
+            self._update(torch.zeros_like(conn.weight))
+
+    def extra_repr(self) -> str:
+        return f"nu=({self.nu_pre}, {self.nu_post}), reduction={self.reduction!r}, normalize={self.normalize}"
+
+
+class ModulatedRule(Rule):
+    """The base of three-factor rules: the modulator is required and scales the change.
+
+    A modulator is a number, a ``(B,)`` tensor or a neuron-specific ``(B, *target.shape)``
+    tensor (:mod:`snnrl.network.modulator`). :meth:`_modulation` turns it into the factor
+    ``g`` a rule multiplies its eligibility by (the reduction's weight included), or None when
+    it is zero; :meth:`deliver` checks it and calls :meth:`_deliver`.
+    """
+
+    def _modulation(self, reward: Modulator | None) -> Modulator | None:
+        """Per-batch-element factor ``R_b``-weights times the reward, or None when it is zero."""
+        if reward is None:
+            raise ValueError(f"{type(self).__name__} needs a reward (modulator) every learning step: "
+                             "pass network.run(..., reward=r), 0.0 for none")
+        if isinstance(reward, Tensor):
+            if reward.dim() == 0:
+                reward = float(reward)
+            else:
+                if tuple(reward.shape) != (self.batch_size,) and tuple(reward.shape) != self._neuron_shape():
+                    raise ValueError(f"reward must be a number, a ({self.batch_size},) tensor or a per-neuron "
+                                     f"{self._neuron_shape()} tensor, got shape {tuple(reward.shape)}")
+                if reward.is_cpu and not bool(reward.any()):
+                    return None
+                return reward.to(self.__dict__["_connection"].weight.dtype) * self._batch_scale()
+        elif isinstance(reward, bool) or not isinstance(reward, (int, float)):
+            raise ValueError(f"reward must be a number or a tensor, got {reward!r}")
+        if reward == 0:
+            return None
+        return float(reward) * self._batch_scale()
+
+    def _neuron_shape(self) -> tuple[int, ...]:
+        """The shape of a neuron-specific modulator: ``(B, *target.shape)``."""
+        conn = self.__dict__["_connection"]
+        return (self.batch_size, *conn.target.shape) if conn is not None else (self.batch_size,)
+
+    def changes_weights(self, connection: AbstractConnection, reward: Modulator | None) -> bool:
+        """False for a zero reward (scalar, or an all-zero CPU tensor) on a connection without weight
+        decay: the steps then only build traces and eligibility."""
+        if reward is None or connection.weight_decay:
+            return True
+        if isinstance(reward, Tensor):
+            return not reward.is_cpu or bool(reward.any())
+        return reward != 0
+
+    def deliver(self, connection: AbstractConnection, modulator: Modulator) -> None:
+        """Apply ``modulator`` (a number or a ``(B,)`` tensor) once to the current eligibility.
+
+        See the module docstring; each rule documents its equation. A zero modulator changes
+        nothing (not even the connection's weight decay).
+        """
+        if connection is not self.__dict__["_connection"]:
+            raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
+        if modulator is None:
+            raise ValueError(f"{type(self).__name__}.deliver needs a modulator (a number or a "
+                             f"({self.batch_size},) tensor), got None")
+        if isinstance(modulator, Tensor):
+            if not bool(torch.isfinite(modulator).all()):
+                raise ValueError(f"{type(self).__name__}.deliver: the modulator contains NaN or infinite values")
+        elif isinstance(modulator, (int, float)) and not math.isfinite(modulator):
+            raise ValueError(f"{type(self).__name__}.deliver: the modulator must be finite, got {modulator!r}")
+        g = self._modulation(modulator)
+        if g is not None:
+            self._deliver(connection, g)
+
+    @abstractmethod
+    def _deliver(self, connection: AbstractConnection, g: Modulator) -> None:
+        """Apply the batch-weighted modulator ``g`` (``R_b`` weights included)."""

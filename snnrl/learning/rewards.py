@@ -123,6 +123,10 @@ class MovingAverageRPE(RewardSignal):
     """
 
     UPDATES = ("episode", "step")
+    # buffers (annotated for type checkers: nn.Module.__getattr__ is untyped)
+    baseline: Tensor
+    episode_sum: Tensor
+    episode_steps: Tensor
 
     def __init__(self, *, window: float = 10.0, update: str = "episode", shared: bool = False) -> None:
         super().__init__()

@@ -48,8 +48,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from snnrl.learning.adapters import ConnectionAdapter, STDPEligibility, STDPParameters, adapter_for
-from snnrl.learning.base import LearningRule
+from snnrl.functional.plasticity import decay_add_, trace_update_
+from snnrl.learning.adapters import STDPEligibility, STDPParameters
+from snnrl.learning.base import ModulatedRule, Rule, _number, _positive
 from snnrl.registry import register
 
 if TYPE_CHECKING:
@@ -57,158 +58,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MSTDP", "MSTDPET", "Hebbian", "NoOp", "PostPre", "Rmax", "WeightDependentPostPre"]
 
-REDUCTIONS = ("mean", "sum")
-
-
-# ----------------------------------------------------------------------------- validation
-def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _positive(name: str, value: object) -> float:
-    v = _number(name, value)
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
-
-
-def _learning_rates(nu: object) -> tuple[float, float]:
-    if isinstance(nu, (tuple, list)):
-        if len(nu) != 2:
-            raise ValueError(f"nu must be a number or a pair (nu_pre, nu_post), got {nu!r}")
-        return _number("nu[0] (nu_pre)", nu[0]), _number("nu[1] (nu_post)", nu[1])
-    v = _number("nu", nu)
-    return v, v
-
-
-def _reduction(reduction: object) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    return str(reduction)
-
-
-# ------------------------------------------------------------------------------ base class
-class _Rule(LearningRule):
-    """Shared bookkeeping: binding, adapter, batch size, dt, learning rates, reduction, normalize."""
-
-    def __init__(self, *, nu: float | tuple[float, float], reduction: str, normalize: bool) -> None:
-        super().__init__()
-        self.nu_pre, self.nu_post = _learning_rates(nu)
-        self.reduction = _reduction(reduction)
-        if not isinstance(normalize, bool):
-            raise ValueError(f"normalize must be a bool, got {normalize!r}")
-        self.normalize = normalize
-        self.batch_size = 0
-        self.dt = 0.0
-        # Plain attributes (not submodules): the connection owns the rule, not the reverse.
-        self.__dict__["_connection"] = None
-        self.__dict__["_adapter"] = None
-
-    # -- binding and state
-    @property
-    def connection(self) -> AbstractConnection | None:
-        """The connection this rule is bound to (None before ``bind``)."""
-        return self.__dict__["_connection"]
-
-    @property
-    def adapter(self) -> ConnectionAdapter:
-        """The connection adapter (see :func:`snnrl.learning.adapters.adapter_for`)."""
-        adapter = self.__dict__["_adapter"]
-        if adapter is None:
-            raise RuntimeError(f"{type(self).__name__} is not bound to a connection")
-        return adapter
-
-    def bind(self, connection: AbstractConnection) -> None:
-        bound = self.__dict__["_connection"]
-        if bound is not None and bound is not connection:
-            raise ValueError(f"this {type(self).__name__} is already bound to another connection; "
-                             "create one rule per connection")
-        if self.normalize and connection.norm is None:
-            raise ValueError(f"{type(self).__name__}(normalize=True) needs a connection with norm=<total>")
-        self._check_connection(connection)
-        self.__dict__["_connection"] = connection
-        self.__dict__["_adapter"] = adapter_for(connection)
-        self.dt = float(connection.source.dt)
-        self._set_dt(self.dt)
-        self._allocate(max(1, int(connection.source.batch_size)))
-
-    def _check_connection(self, connection: AbstractConnection) -> None:
-        """Reject connections the rule cannot work with (a clear error at bind time)."""
-
-    def _set_dt(self, dt: float) -> None:
-        """Recompute step constants for step length ``dt`` (ms)."""
-
-    def _allocate(self, batch_size: int) -> None:
-        """(Re)allocate zeroed state for ``batch_size`` batch elements."""
-        self.batch_size = batch_size
-
-    def _state(self) -> list[Tensor]:
-        """The state buffers with a leading batch dimension (cleared by ``reset_state_variables``)."""
-        return []
-
-    def _pre_post_zeros(self, batch_size: int) -> tuple[Tensor, Tensor]:
-        """Zeroed per-neuron traces ``(batch_size, *source.shape)`` and ``(batch_size, *target.shape)``,
-        in the dtype and on the device of the bound connection's weight."""
-        conn = self.__dict__["_connection"]
-        w = conn.weight
-        return w.new_zeros((batch_size, *conn.source.shape)), w.new_zeros((batch_size, *conn.target.shape))
-
-    def reset_state_variables(self, mask: Tensor | None = None) -> None:
-        """Clear traces and eligibility: all batch elements, or those where ``mask`` ``(B,)`` is True."""
-        if mask is not None:
-            if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != (self.batch_size,):
-                got = (tuple(mask.shape), mask.dtype) if isinstance(mask, Tensor) else type(mask).__name__
-                raise ValueError(f"mask must be a bool tensor of shape ({self.batch_size},), got {got}")
-        for buf in self._state():
-            if mask is None:
-                buf.zero_()
-            else:
-                buf[mask] = 0.0
-
-    def _sync(self, connection: AbstractConnection, batch_size: int) -> None:
-        """Check the binding; follow the batch size and the step length of the populations."""
-        if connection is not self.__dict__["_connection"]:
-            raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
-        if batch_size != self.batch_size:
-            self._allocate(int(batch_size))
-        dt = connection.source.dt
-        if dt != self.dt:
-            self.dt = float(dt)
-            self._set_dt(self.dt)
-
-    def _prepare(self, connection: AbstractConnection) -> tuple[Tensor, Tensor]:
-        """Checks done every step; returns this step's ``(s_pre, s_post)``."""
-        s_pre = connection.source.s
-        self._sync(connection, s_pre.shape[0])
-        return s_pre, connection.target.s
-
-    def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
-        return True
-
-    def _batch_scale(self) -> float:
-        return 1.0 / self.batch_size if self.reduction == "mean" else 1.0
-
-    # -- weight changes
-    def _update(self, dw: Tensor) -> None:
-        self.adapter.apply_update(dw)
-        if self.normalize:
-            self.__dict__["_connection"].normalize()
-
-    def _idle(self) -> None:
-        """A step without weight change: only the connection's weight decay (if any) acts."""
-        conn = self.__dict__["_connection"]
-        if conn.weight_decay:
-            self._update(torch.zeros_like(conn.weight))
-
-    def extra_repr(self) -> str:
-        return f"nu=({self.nu_pre}, {self.nu_post}), reduction={self.reduction!r}, normalize={self.normalize}"
-
-
 # ---------------------------------------------------------------------------- NoOp
 @register("rule")
-class NoOp(_Rule):
+class NoOp(Rule):
     """No plasticity: the weights change only by the connection's weight decay (if any).
 
     Args:
@@ -218,8 +70,8 @@ class NoOp(_Rule):
     def __init__(self, *, normalize: bool = False) -> None:
         super().__init__(nu=0.0, reduction="mean", normalize=normalize)
 
-    def step(self, connection: AbstractConnection, reward: float | Tensor | None) -> None:
-        self._prepare(connection)
+    def _step(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+              reward: float | Tensor | None) -> None:
         self._idle()
 
     def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
@@ -227,7 +79,7 @@ class NoOp(_Rule):
 
 
 # ---------------------------------------------------------------------------- two-factor
-class _TwoFactorRule(_Rule):
+class _TwoFactorRule(Rule):
     r"""Base of two-factor rules: own pre/post spike traces and two correlation terms.
 
     Traces (updated with this step's spikes before the correlations):
@@ -258,19 +110,10 @@ class _TwoFactorRule(_Rule):
     def _state(self) -> list[Tensor]:
         return [self.x_pre, self.x_post]
 
-    def _trace(self, x: Tensor, s: Tensor, decay: float) -> None:
-        x.mul_(decay)
-        if self.traces_additive:
-            x.add_(s.to(x.dtype))
-        elif s.dtype == torch.bool:
-            x.masked_fill_(s, 1.0)
-        else:
-            x.copy_(torch.where(s != 0, s.to(x.dtype), x))
-
-    def step(self, connection: AbstractConnection, reward: float | Tensor | None) -> None:
-        s_pre, s_post = self._prepare(connection)
-        self._trace(self.x_pre, s_pre, self._decay_pre)
-        self._trace(self.x_post, s_post, self._decay_post)
+    def _step(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+              reward: float | Tensor | None) -> None:
+        trace_update_(self.x_pre, s_pre, self._decay_pre, additive=self.traces_additive)
+        trace_update_(self.x_post, s_post, self._decay_post, additive=self.traces_additive)
         if s_pre.is_cpu and not (bool(s_pre.any()) or bool(s_post.any())):
             self._idle()  # no spike, no pair: only decay
             return
@@ -375,61 +218,8 @@ class WeightDependentPostPre(_TwoFactorRule):
 
 
 # --------------------------------------------------------------------------- three-factor
-class _ModulatedRule(_Rule):
-    """Base of three-factor rules: the reward (modulator) is required and scales the change."""
-
-    def _modulation(self, reward: float | Tensor | None) -> float | Tensor | None:
-        """Per-batch-element factor ``R_b``-weights times the reward, or None when it is zero."""
-        if reward is None:
-            raise ValueError(f"{type(self).__name__} needs a reward (modulator) every learning step: "
-                             "pass network.run(..., reward=r), 0.0 for none")
-        if isinstance(reward, Tensor):
-            if reward.dim() == 0:
-                reward = float(reward)
-            else:
-                if tuple(reward.shape) != (self.batch_size,):
-                    raise ValueError(f"reward must be a number or a ({self.batch_size},) tensor, "
-                                     f"got shape {tuple(reward.shape)}")
-                if reward.is_cpu and not bool(reward.any()):
-                    return None
-                return reward.to(self.__dict__["_connection"].weight.dtype) * self._batch_scale()
-        elif isinstance(reward, bool) or not isinstance(reward, (int, float)):
-            raise ValueError(f"reward must be a number or a tensor, got {reward!r}")
-        if reward == 0:
-            return None
-        return float(reward) * self._batch_scale()
-
-    def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
-        """False for a zero reward (scalar, or an all-zero CPU tensor) on a connection without weight
-        decay: the steps then only build traces and eligibility."""
-        if reward is None or connection.weight_decay:
-            return True
-        if isinstance(reward, Tensor):
-            return not reward.is_cpu or bool(reward.any())
-        return reward != 0
-
-    def deliver(self, connection: AbstractConnection, modulator: float | Tensor) -> None:
-        """Apply ``modulator`` (a number or a ``(B,)`` tensor) once to the current eligibility.
-
-        See the module docstring; each rule documents its equation. A zero modulator changes
-        nothing (not even the connection's weight decay).
-        """
-        if connection is not self.__dict__["_connection"]:
-            raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
-        if modulator is None:
-            raise ValueError(f"{type(self).__name__}.deliver needs a modulator (a number or a "
-                             f"({self.batch_size},) tensor), got None")
-        g = self._modulation(modulator)
-        if g is not None:
-            self._deliver(connection, g)
-
-    @abstractmethod
-    def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
-        """Apply the batch-weighted modulator ``g`` (``R_b`` weights included)."""
-
-
 @register("rule")
-class MSTDP(_ModulatedRule):
+class MSTDP(ModulatedRule):
     r"""Reward-modulated STDP without eligibility trace (Florian 2007, "MSTDP").
 
     Florian's continuous-time rule is ``dw/dt = gamma r(t) ζ(t)`` with
@@ -479,18 +269,21 @@ class MSTDP(_ModulatedRule):
     def _state(self) -> list[Tensor]:
         return [self.p_plus, self.p_minus]
 
-    def step(self, connection: AbstractConnection, reward: float | Tensor | None) -> None:
-        s_pre, s_post = self._prepare(connection)
-        p_plus, p_minus = self.p_plus, self.p_minus
-        p_plus.mul_(self._decay_plus).add_(s_pre, alpha=self.a_plus)
-        p_minus.mul_(self._decay_minus).add_(s_post, alpha=self.a_minus)
+    def _step(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+              reward: float | Tensor | None) -> None:
+        decay_add_(self.p_plus, self._decay_plus, s_pre, self.a_plus)
+        decay_add_(self.p_minus, self._decay_minus, s_post, self.a_minus)
         g = self._modulation(reward)
         if g is None:
             self._idle()
             return
-        dtype = p_plus.dtype
-        self._update(self.adapter.correlation([(p_plus, s_post.to(dtype), g * self.nu_post),
-                                              (s_pre.to(dtype), p_minus, g * self.nu_pre)]))
+        self._update(self._zeta(s_pre, s_post, g))
+
+    def _zeta(self, s_pre: Tensor, s_post: Tensor, g: float | Tensor) -> Tensor:
+        """``R_b(g_b ζ_b)``: this step's STDP correlation weighted by ``g``."""
+        dtype = self.p_plus.dtype
+        return self.adapter.correlation([(self.p_plus, s_post.to(dtype), g * self.nu_post),
+                                         (s_pre.to(dtype), self.p_minus, g * self.nu_pre)])
 
     def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
         r"""``Δw = R_b(m_b ζ_b)`` with ``ζ`` of the last step (its spikes, still held by the
@@ -501,9 +294,7 @@ class MSTDP(_ModulatedRule):
         if s_pre.shape[0] != self.batch_size:
             raise ValueError(f"MSTDP.deliver: the populations hold a batch of {s_pre.shape[0]} but the rule's "
                              f"state has {self.batch_size}; run the network before delivering a reward")
-        dtype = self.p_plus.dtype
-        self._update(self.adapter.correlation([(self.p_plus, s_post.to(dtype), g * self.nu_post),
-                                              (s_pre.to(dtype), self.p_minus, g * self.nu_pre)]))
+        self._update(self._zeta(s_pre, s_post, g))
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, a_plus={self.a_plus}, a_minus={self.a_minus}, "
@@ -511,7 +302,7 @@ class MSTDP(_ModulatedRule):
 
 
 @register("rule")
-class MSTDPET(_ModulatedRule):
+class MSTDPET(ModulatedRule):
     r"""Reward-modulated STDP with eligibility trace (Florian 2007, "MSTDPET").
 
     Florian's rule is ``dw/dt = gamma r(t) z(t)``, ``τ_z dz/dt = -z + ζ(t)`` with ``ζ`` as in
@@ -577,8 +368,8 @@ class MSTDPET(_ModulatedRule):
         if self.eligibility is not None:
             self.eligibility.reset(mask)
 
-    def step(self, connection: AbstractConnection, reward: float | Tensor | None) -> None:
-        s_pre, s_post = self._prepare(connection)
+    def _step(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+              reward: float | Tensor | None) -> None:
         elig = self.eligibility
         elig.step(s_pre, s_post)
         g = self._modulation(reward)
@@ -615,7 +406,7 @@ class MSTDPET(_ModulatedRule):
 
 
 @register("rule")
-class Rmax(_ModulatedRule):
+class Rmax(ModulatedRule):
     r"""Reward-maximising rule for stochastic neurons (R-max: Pfister et al. 2006, Frémaux et al. 2010).
 
     For escape-noise neurons that fire in a step with probability ``p = 1 - e^{-rho dt}``
@@ -673,14 +464,14 @@ class Rmax(_ModulatedRule):
     def _state(self) -> list[Tensor]:
         return [self.psp, self.e]
 
-    def step(self, connection: AbstractConnection, reward: float | Tensor | None) -> None:
-        s_pre, s_post = self._prepare(connection)
+    def _step(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+              reward: float | Tensor | None) -> None:
         dtype = self.e.dtype
         rho = connection.target.rho
         p = -torch.expm1(-rho.to(dtype) * self.dt)
         self.e.mul_(self._decay_e)
         self.adapter.accumulate(self.e, self.psp, s_post.to(dtype) - p, 1.0 / self.tc_e_trace)
-        self.psp.mul_(self._decay_psp).add_(s_pre.to(dtype))
+        decay_add_(self.psp, self._decay_psp, s_pre)
         g = self._modulation(reward)
         if g is None:
             self._idle()

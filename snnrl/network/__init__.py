@@ -32,6 +32,7 @@ from snnrl.network.nodes import (
     SRM0Nodes,
     SubtractiveResetIFNodes,
 )
+from snnrl.network.plasticity import Plasticity
 
 __all__ = [
     "AbstractConnection",
@@ -61,6 +62,7 @@ __all__ = [
     "Network",
     "NetworkMonitor",
     "Nodes",
+    "Plasticity",
     "SRM0Nodes",
     "SubtractiveResetIFNodes",
 ]

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from snnrl.network.connections import AbstractConnection
+from snnrl.network.modulator import Modulator, check_modulator, check_signal, with_signal
 from snnrl.network.monitors import Monitor, NetworkMonitor
 from snnrl.network.nodes import Input, Nodes
 
@@ -285,18 +286,7 @@ class Network(nn.Module):
         return out
 
     def _check_reward(self, reward: float | Tensor | None) -> float | Tensor | None:
-        if reward is None:
-            return None
-        if isinstance(reward, Tensor):
-            if reward.dim() > 1 or (reward.dim() == 1 and reward.shape[0] != self.batch_size):
-                shape = tuple(reward.shape)
-                raise ValueError(f"reward must be a scalar or a (B,) tensor, B={self.batch_size}; got shape {shape}")
-            if not bool(torch.isfinite(reward).all()):
-                raise ValueError("reward contains NaN or infinite values")
-            return reward
-        if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
-            raise ValueError(f"reward must be a finite number or a tensor, got {reward!r}")
-        return float(reward)
+        return None if reward is None else check_modulator(reward, self.batch_size)
 
     def _apply_masks(self, masks: Mapping[str, Tensor] | None) -> None:
         for name, mask in (masks or {}).items():
@@ -518,52 +508,42 @@ class Network(nn.Module):
                 s_post = ext[tgt][:steps] if tgt in given else records[tgt]
                 conn.rule.step_sequence(conn, s_pre, s_post, self.reward)
 
-    def deliver_reward(self, modulator: float | Tensor) -> None:
+    def deliver_reward(self, modulator: float | Tensor, signals: Mapping[str, Tensor] | None = None) -> None:
         """Deliver a reward (modulator) once to every plastic connection, in training mode.
 
-        Calls ``rule.deliver(connection, modulator)`` on every connection with a learning rule:
+        Calls ``rule.deliver(connection, m)`` on every connection with a learning rule:
         three-factor rules change the weights by the modulator times their current eligibility
         (an impulse; see :mod:`snnrl.learning.rules`), two-factor rules ignore it. Does nothing
         in evaluation mode (``train(False)``). This is how an agent credits the reward of an
         action to the spikes that chose it: run the decision window with ``reward=0.0``, step
         the environment, then ``deliver_reward(r)`` before the next window.
 
+        Neuron-specific learning signals (:mod:`snnrl.network.modulator`): a connection whose
+        target layer is a key of ``signals`` receives ``m_b L_b`` ``(B, *target.shape)``
+        instead of ``m`` (e-prop's learning signal times the TD error, say); the others
+        receive ``m``. Both are validated here, once.
+
         Args:
             modulator: a finite number or a ``(B,)`` tensor (one value per batch element).
+            signals: learning signals per layer name.
+
+        Shape:
+            ``modulator``: ``()`` or ``(B,)``; ``signals[name]``: ``(B, *layers[name].shape)``.
         """
         if modulator is None:
             raise ValueError("deliver_reward needs a modulator: a number or a (B,) tensor")
-        m = self._check_reward(modulator)
+        m = check_modulator(modulator, self.batch_size, name="modulator")
+        per_layer: dict[str, Tensor] = {}
+        for name, signal in (signals or {}).items():
+            if name not in self.layers:
+                raise ValueError(f"signals[{name!r}]: no layer named {name!r}; layers: {list(self.layers)}")
+            per_layer[name] = check_signal(signal, self.batch_size, self.layers[name].shape,
+                                           name=f"signals[{name!r}]")
         if not self.training:
             return
         with torch.no_grad():
-            for conn in self.connections.values():
+            for key, conn in self.connections.items():
                 if conn.rule is not None:
-                    conn.rule.deliver(conn, m)
-
-    # ------------------------------------------------------- specs, checkpoints
-    def to_spec(self) -> dict[str, Any]:
-        """This network as plain data (see :mod:`snnrl.network.spec`); write it with :mod:`snnrl.toml`."""
-        from snnrl.network.spec import network_to_spec
-
-        return network_to_spec(self)
-
-    @classmethod
-    def from_spec(cls, spec: Mapping[str, Any] | str, state: Mapping[str, Tensor] | None = None) -> Network:
-        """Build a network from a spec (a dict or a TOML file path), optionally loading ``state`` tensors."""
-        from snnrl.network.spec import network_from_spec
-
-        return network_from_spec(spec, state, network_cls=cls)
-
-    def save(self, path: str, metadata: Mapping[str, Any] | None = None) -> None:
-        """Write a checkpoint (spec + tensors + metadata) atomically; see :mod:`snnrl.checkpoint`."""
-        from snnrl.checkpoint import save_checkpoint
-
-        save_checkpoint(self, path, metadata)
-
-    @classmethod
-    def load(cls, path: str, map_location: str | torch.device = "cpu") -> Network:
-        """Load a checkpoint written by :meth:`save` onto ``map_location``; see :mod:`snnrl.checkpoint`."""
-        from snnrl.checkpoint import load_checkpoint
-
-        return load_checkpoint(path, map_location, network_cls=cls).network
+                    signal = per_layer.get(self.endpoints[key][1]) if per_layer else None
+                    mc: Modulator = m if signal is None else with_signal(m, signal)
+                    conn.rule.deliver(conn, mc)

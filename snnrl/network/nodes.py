@@ -12,10 +12,11 @@ State variables are readable as attributes (``layer.v``, ``layer.s``) and listed
 
 from __future__ import annotations
 
+import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypedDict, Unpack
 
 import torch
 from torch import Tensor, nn
@@ -59,6 +60,7 @@ __all__ = [
     "LIFNodes",
     "McCullochPitts",
     "Nodes",
+    "PopulationOptions",
     "SRM0Nodes",
     "SubtractiveResetIFNodes",
 ]
@@ -86,6 +88,22 @@ def _positive(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be > 0, got {value!r}")
 
 
+class PopulationOptions(TypedDict, total=False):
+    """The keyword options every population takes (see :class:`Nodes`).
+
+    A subclass accepts them as ``**options: Unpack[PopulationOptions]`` and passes them on to
+    ``super().__init__``; its signature (what ``inspect``, the registry and specs see) still
+    lists them one by one, as keyword-only arguments after its own (see
+    :meth:`Nodes.__init_subclass__`).
+    """
+
+    traces: bool
+    traces_additive: bool
+    tc_trace: float
+    trace_scale: float
+    sum_input: bool
+
+
 class Nodes(nn.Module, ABC):
     """Base class of neuron populations.
 
@@ -99,10 +117,33 @@ class Nodes(nn.Module, ABC):
         trace_scale: value a spike sets (or adds to) the trace.
         sum_input: accumulate the input in ``summed``.
 
-    Subclasses set ``_param_type`` and implement ``_initial_state`` and ``_advance``.
+    Subclasses set ``_param_type`` and implement ``_initial_state`` and ``_advance``; they take
+    the options above as ``**options: Unpack[PopulationOptions]``.
     """
 
     _param_type: ClassVar[type[NamedTuple] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Spell the options out in the signature of a subclass ``__init__`` that takes ``**options``.
+
+        The signature then lists ``traces``, ``traces_additive``, ``tc_trace``, ``trace_scale``
+        and ``sum_input`` (with :class:`Nodes`' defaults) in place of ``**options``, so the
+        registry records them and a spec writes and checks them like any other argument.
+        """
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+        params = list(signature.parameters.values())
+        if not params or params[-1].kind is not inspect.Parameter.VAR_KEYWORD or params[-1].name != "options":
+            return
+        options = [p for name, p in inspect.signature(Nodes.__init__).parameters.items()
+                   if name in PopulationOptions.__annotations__]
+        clash = sorted({p.name for p in params} & {p.name for p in options})
+        if clash:
+            raise TypeError(f"{cls.__qualname__}.__init__ declares {clash} and **options, which holds them")
+        init.__signature__ = signature.replace(parameters=[*params[:-1], *options])
 
     def __init__(
         self,
@@ -356,10 +397,8 @@ class McCullochPitts(Nodes):
     """Threshold units: ``s = x >= thresh`` (no memory)."""
 
     def __init__(self, n: int | None = None, shape: Sequence[int] | None = None, *, thresh: float | Tensor = 1.0,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
-        super().__init__(n, shape, traces=traces, traces_additive=traces_additive, tc_trace=tc_trace,
-                         trace_scale=trace_scale, sum_input=sum_input)
+                 **options: Unpack[PopulationOptions]) -> None:
+        super().__init__(n, shape, **options)
         self._set_params(McCullochPittsParameters(thresh=thresh))
 
     def _initial_state(self, batch_size: int) -> NamedTuple:
@@ -383,10 +422,8 @@ class IFNodes(Nodes):
     def __init__(self, n: int | None = None, shape: Sequence[int] | None = None, *,
                  thresh: float | Tensor = -52.0, reset: float | Tensor = -65.0,
                  refrac: float | Tensor = 5.0, lbound: float | Tensor | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
-        super().__init__(n, shape, traces=traces, traces_additive=traces_additive, tc_trace=tc_trace,
-                         trace_scale=trace_scale, sum_input=sum_input)
+                 **options: Unpack[PopulationOptions]) -> None:
+        super().__init__(n, shape, **options)
         self._set_params(IFParameters(thresh=thresh, reset=reset, refrac=refrac, lbound=lbound))
 
     def _prepare(self) -> None:
@@ -411,11 +448,8 @@ class SubtractiveResetIFNodes(IFNodes):
     def __init__(self, n: int | None = None, shape: Sequence[int] | None = None, *,
                  thresh: float | Tensor = 1.0, reset: float | Tensor = 0.0,
                  refrac: float | Tensor = 0.0, lbound: float | Tensor | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
-        super().__init__(n, shape, thresh=thresh, reset=reset, refrac=refrac, lbound=lbound, traces=traces,
-                         traces_additive=traces_additive, tc_trace=tc_trace, trace_scale=trace_scale,
-                         sum_input=sum_input)
+                 **options: Unpack[PopulationOptions]) -> None:
+        super().__init__(n, shape, thresh=thresh, reset=reset, refrac=refrac, lbound=lbound, **options)
 
 
 @register("nodes")
@@ -426,10 +460,8 @@ class LIFNodes(Nodes):
                  thresh: float | Tensor = -52.0, rest: float | Tensor = -65.0,
                  reset: float | Tensor = -65.0, refrac: float | Tensor = 5.0,
                  tc_decay: float | Tensor = 100.0, lbound: float | Tensor | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
-        super().__init__(n, shape, traces=traces, traces_additive=traces_additive, tc_trace=tc_trace,
-                         trace_scale=trace_scale, sum_input=sum_input)
+                 **options: Unpack[PopulationOptions]) -> None:
+        super().__init__(n, shape, **options)
         self._set_params(LIFParameters(thresh=thresh, rest=rest, reset=reset, refrac=refrac,
                                        tc_decay=tc_decay, lbound=lbound))
 
@@ -450,11 +482,9 @@ class BoostedLIFNodes(LIFNodes):
     def __init__(self, n: int | None = None, shape: Sequence[int] | None = None, *,
                  thresh: float | Tensor = 13.0, refrac: float | Tensor = 5.0,
                  tc_decay: float | Tensor = 100.0, lbound: float | Tensor | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
+                 **options: Unpack[PopulationOptions]) -> None:
         super().__init__(n, shape, thresh=thresh, rest=0.0, reset=0.0, refrac=refrac, tc_decay=tc_decay,
-                         lbound=lbound, traces=traces, traces_additive=traces_additive, tc_trace=tc_trace,
-                         trace_scale=trace_scale, sum_input=sum_input)
+                         lbound=lbound, **options)
 
 
 @register("nodes")
@@ -466,10 +496,8 @@ class CurrentLIFNodes(Nodes):
                  reset: float | Tensor = -65.0, refrac: float | Tensor = 5.0,
                  tc_decay: float | Tensor = 100.0, tc_i_decay: float | Tensor = 2.0,
                  lbound: float | Tensor | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
-        super().__init__(n, shape, traces=traces, traces_additive=traces_additive, tc_trace=tc_trace,
-                         trace_scale=trace_scale, sum_input=sum_input)
+                 **options: Unpack[PopulationOptions]) -> None:
+        super().__init__(n, shape, **options)
         self._set_params(CurrentLIFParameters(thresh=thresh, rest=rest, reset=reset, refrac=refrac,
                                               tc_decay=tc_decay, tc_i_decay=tc_i_decay, lbound=lbound))
 
@@ -499,10 +527,8 @@ class AdaptiveLIFNodes(Nodes):
                  reset: float | Tensor = -65.0, refrac: float | Tensor = 5.0,
                  tc_decay: float | Tensor = 100.0, theta_plus: float | Tensor = 0.05,
                  tc_theta_decay: float | Tensor = 1e7, lbound: float | Tensor | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
-        super().__init__(n, shape, traces=traces, traces_additive=traces_additive, tc_trace=tc_trace,
-                         trace_scale=trace_scale, sum_input=sum_input)
+                 **options: Unpack[PopulationOptions]) -> None:
+        super().__init__(n, shape, **options)
         self.register_buffer("theta", torch.zeros(self.shape))
         self.one_spike = False
         self.generator: torch.Generator | None = None
@@ -549,12 +575,9 @@ class DiehlAndCookNodes(AdaptiveLIFNodes):
                  tc_decay: float | Tensor = 100.0, theta_plus: float | Tensor = 0.05,
                  tc_theta_decay: float | Tensor = 1e7, lbound: float | Tensor | None = None,
                  one_spike: bool = True, generator: torch.Generator | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
+                 **options: Unpack[PopulationOptions]) -> None:
         super().__init__(n, shape, thresh=thresh, rest=rest, reset=reset, refrac=refrac, tc_decay=tc_decay,
-                         theta_plus=theta_plus, tc_theta_decay=tc_theta_decay, lbound=lbound, traces=traces,
-                         traces_additive=traces_additive, tc_trace=tc_trace, trace_scale=trace_scale,
-                         sum_input=sum_input)
+                         theta_plus=theta_plus, tc_theta_decay=tc_theta_decay, lbound=lbound, **options)
         self.one_spike = bool(one_spike)
         self.generator = generator
 
@@ -575,10 +598,8 @@ class IzhikevichNodes(Nodes):
                  a: float | Tensor | None = None, b: float | Tensor | None = None,
                  c: float | Tensor | None = None, d: float | Tensor | None = None,
                  thresh: float | Tensor | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
-        super().__init__(n, shape, traces=traces, traces_additive=traces_additive, tc_trace=tc_trace,
-                         trace_scale=trace_scale, sum_input=sum_input)
+                 **options: Unpack[PopulationOptions]) -> None:
+        super().__init__(n, shape, **options)
         if preset not in self.PRESETS:
             raise ValueError(f"unknown Izhikevich preset {preset!r}; known presets: {sorted(self.PRESETS)}")
         overrides = {k: v for k, v in dict(a=a, b=b, c=c, d=d, thresh=thresh).items() if v is not None}
@@ -611,10 +632,8 @@ class SRM0Nodes(Nodes):
                  tc_decay: float | Tensor = 10.0, eps_0: float | Tensor = 1.0,
                  rho_0: float | Tensor = 1.0, d_thresh: float | Tensor = 5.0,
                  generator: torch.Generator | None = None,
-                 traces: bool = False, traces_additive: bool = False, tc_trace: float = 20.0,
-                 trace_scale: float = 1.0, sum_input: bool = False) -> None:
-        super().__init__(n, shape, traces=traces, traces_additive=traces_additive, tc_trace=tc_trace,
-                         trace_scale=trace_scale, sum_input=sum_input)
+                 **options: Unpack[PopulationOptions]) -> None:
+        super().__init__(n, shape, **options)
         self.generator = generator
         self._set_params(SRM0Parameters(thresh=thresh, rest=rest, reset=reset, refrac=refrac, tc_decay=tc_decay,
                                         eps_0=eps_0, rho_0=rho_0, d_thresh=d_thresh))

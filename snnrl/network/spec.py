@@ -68,7 +68,7 @@ tuples. Values are plain data, with four tagged tables:
   spec but in the checkpoint, which stores every connection's tensor arguments (once, when one
   equals the state tensor of the same name) so that the connection is rebuilt exactly as it
   was built, before its learned state is loaded. Building such a spec needs them
-  (:meth:`Network.load`, or ``network_from_spec(spec, state, args=constructor_tensors(net))``);
+  (:func:`snnrl.checkpoint.load_checkpoint`, or ``network_from_spec(spec, state, args=constructor_tensors(net))``);
   with only ``state``, the argument is the state tensor of the same name (``mask``, ``dale``,
   ``delay``, ...) or zeros (``w``, ``b``: the state overwrites them), exact for types such as
   the dense connection; with neither, it is an error. Presets write inline tensors or use
@@ -114,18 +114,15 @@ import inspect
 import math
 import numbers
 import os
-import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from snnrl import toml
+from snnrl.network.network import Network
 from snnrl.registry import constructor_args, lookup, name_of
-
-if TYPE_CHECKING:
-    from snnrl.network.network import Network
 
 __all__ = [
     "INIT_DISTS",
@@ -239,12 +236,6 @@ def _apply_init(conn: Any, init: Mapping[str, Any], path: str) -> None:
         conn.constrain()
         if getattr(conn, "norm", None) is not None:
             conn.normalize()
-
-
-# Init tables of connections built from specs, and the names of their arguments that the spec
-# gave as inline tensors, so that to_spec writes them back the same way.
-_INITS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-_INLINE: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 # ------------------------------------------------------------------------ values
@@ -383,8 +374,8 @@ class _Decoder:
                                    f"layout {got_layout}; the spec says {shape}, {dtype} and {layout}")
             return arg.clone()
         if self.state is None:
-            raise _error(path, "this tensor's values live in a checkpoint: load it with Network.load(path) "
-                               "or from_spec(spec, state), or write the values inline / use an init table")
+            raise _error(path, "this tensor's values live in a checkpoint: load it with load_checkpoint(path) "
+                               "or network_from_spec(spec, state), or write the values inline / use an init table")
         saved = self.state.get(key) if key is not None else None
         if layout == "strided" and isinstance(saved, Tensor) and list(saved.shape) == shape:
             return saved.detach().to(dtype).clone()
@@ -547,8 +538,8 @@ def network_to_spec(net: Network) -> dict[str, Any]:
         args = constructor_args(conn)
         drop = tuple(k for k, layer in (("source", conn.source), ("target", conn.target)) if args.get(k) is layer)
         entry = {"name": name, "source": source, "target": target,
-                 **_describe(conn, "connection", path, refs, (*drop, "rule"), _INLINE.get(conn, frozenset()))}
-        init = _INITS.get(conn)
+                 **_describe(conn, "connection", path, refs, (*drop, "rule"), conn.spec_inline or frozenset())}
+        init = conn.spec_init
         if init is not None:
             entry["init"] = dict(init)
         rule = conn.rule
@@ -599,8 +590,6 @@ def network_from_spec(
     Raises:
         SpecError: the message starts with the offending key path.
     """
-    from snnrl.network.network import Network
-
     cls = Network if network_cls is None else network_cls
     if not isinstance(spec, Mapping):
         spec = read_spec(spec)
@@ -682,12 +671,12 @@ def _add_connection(net: Any, entry: Mapping[str, Any], path: str, decode: _Deco
     if init is not None:
         if apply_init:
             _apply_init(conn, init, f"{path}.init")
-        _INITS[conn] = dict(init)
+        conn.spec_init = dict(init)
     params = entry.get("params", {})
     inline = frozenset(k for k, v in params.items() if isinstance(v, Mapping) and "tensor" in v
                        and v["tensor"] != _CHECKPOINT)
     if inline:
-        _INLINE[conn] = inline
+        conn.spec_inline = inline
     try:
         net.add_connection(conn, ends["source"], ends["target"], name)
     except (TypeError, ValueError) as e:
@@ -797,5 +786,5 @@ def read_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def write_spec(spec: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write a spec (e.g. ``net.to_spec()``) to a TOML file."""
+    """Write a spec (e.g. ``network_to_spec(net)``) to a TOML file."""
     toml.dump(spec, path)

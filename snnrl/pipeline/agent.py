@@ -1,65 +1,25 @@
 """Agent presets: one TOML file per ready-made spiking agent (``agents/<name>.toml``).
 
 An agent preset is data: the environment preset it plays, the network in the spec format that
-``Network.to_spec()`` writes (:mod:`snnrl.network.spec`), the layers the policy reads and
-writes, the decoder, the reward signal, and the training settings. The schema (every key but
-``[env].preset`` and ``[network]`` optional; unknown keys are errors that name the key)::
+checkpoints hold (:mod:`snnrl.network.spec`), the layers the policy reads and
+writes, the decoder, the reward signal, and the training settings. The schema is the frozen
+dataclasses of this module, one per table, every field documented where it is declared:
 
-    name = "cartpole"                     # default: the file name
-    description = "..."
+=============  =====================  ==================================================
+table          class                  what
+=============  =====================  ==================================================
+(top level)    :class:`AgentConfig`   ``name``, ``description`` and the tables below
+``[env]``      :class:`EnvConfig`     the environment preset and its changes
+``[policy]``   :class:`PolicyConfig`  the layers the policy reads and writes, the decoder
+``[reward]``   :class:`RewardConfig`  the reward signal and the shaping of the reward
+``[critic]``   :class:`CriticConfig`  the value estimate of a ``TDError`` signal
+``[training]`` :class:`TrainingConfig` episodes, seed, intervals, evaluation, schedule
+``[network]``  (a plain mapping)      a network spec, or ``network = "spec.toml"``
+=============  =====================  ==================================================
 
-    [env]
-    preset = "cartpole"                   # an environment preset name (envs/) or a .toml path
-    num_envs = 1                          # > 1: that many copies, one batch element each
-    max_episode_steps = 0                 # > 0: truncate longer episodes
-    make = { ... }                        # merged into the preset's [make]
-    encoder = { type = "population", steps = 16, ... }   # replaces the preset's [encoder]
-
-    [policy]
-    input_layer = "X"                     # default: the first Input layer
-    output_layer = "A"                    # default: the last layer
-    carry_state = true                    # membrane state carries across decisions
-    voltage_noise = 0.0                   # mV (std) added to the output layer at each window's start
-    decoder = { type = "CountArgmax", params = { neurons_per_action = 10 } }
-    encoder = { type = "PoissonEncoder", params = { time = 16 } }  # only for envs without [encoder]
-
-    [reward]                              # what modulates plasticity (see RewardShaping)
-    signal = { type = "MovingAverageRPE", params = { window = 20 } }   # or RawReward, TDError
-    scale = 1.0
-    step_bonus = 0.0
-    terminal = 0.0                        # added when an episode terminates (not when truncated)
-    life_loss = 0.0                       # added when info["lives"] goes down (Atari)
-    clip = 0.0
-    sign = false
-
-    [critic]                              # a value estimate for signal = TDError (LinearCritic)
-    type = "linear"
-    lr = 0.01
-    init = 0.0
-    trace = 0.0                           # lambda of TD(lambda)
-
-    [training]
-    episodes = 200
-    seed = 0
-    checkpoint_interval = 50              # episodes between checkpoints (0: only at the end)
-    log_interval = 1                      # episodes between TensorBoard scalars
-    image_interval = 50                   # episodes between raster / weight images
-    eval_episodes = 10                    # deterministic evaluation at the end (0: none)
-    minutes = 0.0                         # wall-clock budget (0: none); stops after the episode
-    baseline_episodes = 0                 # random-policy episodes on the training seeds, first
-    eval_interval = 0                     # > 0: evaluate every N episodes, keep the best policy
-    eval_interval_episodes = 10           # episodes per periodic evaluation
-    eval_stop_return = 475.0              # stop training once a periodic evaluation's mean reaches it
-                                          #   (needs eval_interval > 0; absent: never)
-    lr_schedule = { type = "linear", final = 0.1, episodes = 800, start = 0 }   # the actor's learning
-                                          #   rate factor per episode (snnrl.pipeline.schedule)
-
-    [network]                             # a network spec (or network = "path/to/spec.toml")
-    snnrl_spec = 1
-    [network.network]
-    dt = 1.0
-    [[network.layers]]
-    ...
+Every key but ``[env].preset`` and ``[network]`` is optional; unknown keys are errors that name
+the key (``unknown key 'training.episodez'``), and values are checked for their type and range
+(numbers must be finite). ``agents/README.md`` shows the schema as TOML.
 
 Seeds: a connection ``init`` table without ``seed`` gets one derived from ``training.seed``
 (so seeds give different initial weights) and so does a decoder without ``seed``.
@@ -73,16 +33,27 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+import math
 import os
 import tomllib
-from collections.abc import Mapping, Sequence
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal, TypeVar
+
+from snnrl.pipeline.schedule import LearningRateSchedule
 
 __all__ = [
     "AGENT_KEYS",
     "AgentConfig",
     "AgentError",
+    "CriticConfig",
+    "EnvConfig",
+    "PolicyConfig",
+    "RewardConfig",
+    "TrainingConfig",
     "agents_dir",
     "apply_overrides",
     "list_agents",
@@ -92,38 +63,6 @@ __all__ = [
 
 class AgentError(ValueError):
     """An agent preset that does not exist or does not follow the schema."""
-
-
-AGENT_KEYS: dict[str, tuple[str, ...] | None] = {
-    "name": None,
-    "description": None,
-    "env": ("preset", "num_envs", "max_episode_steps", "make", "encoder"),
-    "policy": ("input_layer", "output_layer", "carry_state", "decoder", "encoder", "voltage_noise"),
-    "reward": ("signal", "scale", "step_bonus", "terminal", "clip", "sign", "life_loss"),
-    "critic": ("type", "lr", "init", "trace", "gamma"),
-    "training": ("episodes", "seed", "checkpoint_interval", "log_interval", "image_interval", "eval_episodes",
-                 "minutes", "baseline_episodes", "eval_interval", "eval_interval_episodes", "eval_stop_return",
-                 "lr_schedule"),
-    "network": None,
-}
-"""Top-level keys and, for tables, their valid keys (None: free-form or a plain value)."""
-
-_TRAINING_DEFAULTS: dict[str, Any] = {
-    "episodes": 100,
-    "seed": 0,
-    "checkpoint_interval": 50,
-    "log_interval": 1,
-    "image_interval": 50,
-    "eval_episodes": 10,
-    "minutes": 0.0,
-    "baseline_episodes": 0,
-    "eval_interval": 0,
-    "eval_interval_episodes": 10,
-    "eval_stop_return": None,
-    "lr_schedule": None,
-}
-_REWARD_DEFAULTS: dict[str, Any] = {"scale": 1.0, "step_bonus": 0.0, "terminal": 0.0, "clip": 0.0, "sign": False,
-                                    "life_loss": 0.0}
 
 
 def agents_dir() -> Path | None:
@@ -138,17 +77,22 @@ def list_agents() -> list[str]:
     return sorted(p.stem for p in d.glob("*.toml")) if d is not None else []
 
 
+# ------------------------------------------------------------------ checks
 def _int(where: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise AgentError(f"{where} must be an int >= {low}, got {value!r}")
     return value
 
 
-def _float(where: str, value: Any, low: float | None = None) -> float:
+def _float(where: str, value: Any, low: float | None = None, high: float | None = None, label: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise AgentError(f"{where} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise AgentError(f"{where} must be a finite number, got {value!r}")
     if low is not None and value < low:
         raise AgentError(f"{where} must be >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise AgentError(f"{where}{f' ({label})' if label else ''} must be in [{low:g}, {high:g}], got {value!r}")
     return float(value)
 
 
@@ -166,82 +110,209 @@ def _check_keys(where: str, table: Mapping[str, Any], valid: Sequence[str]) -> N
                              f"{' of [' + where + ']' if where else ''}: {list(valid)}")
 
 
-def _env_table(table: Mapping[str, Any]) -> dict[str, Any]:
-    env = dict(table)
-    if not isinstance(env["preset"], str) or not env["preset"]:
-        raise AgentError(f"env.preset must be a preset name or a .toml path, got {env['preset']!r}")
-    env["num_envs"] = _int("env.num_envs", env.get("num_envs", 1), 1)
-    env["max_episode_steps"] = _int("env.max_episode_steps", env.get("max_episode_steps", 0), 0)
-    for key in ("make", "encoder"):
-        if key in env:
-            _table(f"env.{key}", env[key])
-    return env
+def _key(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | None = None, low: float | None = None,
+         high: float | None = None, what: str | None = None, label: str = "",
+         convert: Callable[[str, Any], Any] | None = None) -> Any:
+    """A field of a preset table with what :meth:`_Table.from_table` checks beyond its type:
+    ``low``/``high`` bounds, ``what`` (the expected value in errors: ``"a layer name"``), a
+    ``label`` shown after the key in range errors, or ``convert(key_path, value)`` instead of the
+    type check."""
+    meta = {"low": low, "high": high, "what": what, "label": label, "convert": convert}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
-def _policy_table(table: Mapping[str, Any]) -> dict[str, Any]:
-    policy = dict(table)
-    for key in ("input_layer", "output_layer"):
-        if key in policy and not isinstance(policy[key], str):
-            raise AgentError(f"policy.{key} must be a layer name, got {policy[key]!r}")
-    policy["voltage_noise"] = _float("policy.voltage_noise", policy.get("voltage_noise", 0.0), 0.0)
-    if not isinstance(policy.get("carry_state", True), bool):
-        raise AgentError(f"policy.carry_state must be true or false, got {policy['carry_state']!r}")
-    policy.setdefault("decoder", {"type": "CountArgmax"})
-    _table("policy.decoder", policy["decoder"])
-    if "encoder" in policy:
-        _table("policy.encoder", policy["encoder"])
-    return policy
+def _value(where: str, hint: Any, value: Any, meta: Mapping[str, Any]) -> Any:
+    """``value`` checked against the field type ``hint`` (and ``meta``, see :func:`_key`)."""
+    if meta.get("convert") is not None:
+        return meta["convert"](where, value)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (hint,) = (a for a in args if a is not type(None))
+    what = meta.get("what")
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise AgentError(f"{where} must be {what or 'true or false'}, got {value!r}")
+        return value
+    if hint is int:
+        return _int(where, value, int(meta.get("low") or 0))
+    if hint is float:
+        return _float(where, value, meta.get("low"), meta.get("high"), meta.get("label", ""))
+    if hint is str:
+        if not isinstance(value, str) or not value:
+            raise AgentError(f"{where} must be {what or 'a non-empty string'}, got {value!r}")
+        return value
+    if typing.get_origin(hint) is Literal:
+        if value not in typing.get_args(hint):
+            raise AgentError(f"{where} must be {' or '.join(json.dumps(a) for a in typing.get_args(hint))}, "
+                             f"got {value!r}")
+        return value
+    if typing.get_origin(hint) is Mapping:
+        return copy.deepcopy(dict(_table(where, value)))
+    raise TypeError(f"{where}: no check for the field type {hint!r}")
 
 
-def _reward_table(table: Mapping[str, Any]) -> dict[str, Any]:
-    reward = {**_REWARD_DEFAULTS, **table}
-    for key in ("scale", "step_bonus", "terminal", "life_loss"):
-        reward[key] = _float(f"reward.{key}", reward[key])
-    reward["clip"] = _float("reward.clip", reward["clip"], 0.0)
-    if not isinstance(reward["sign"], bool):
-        raise AgentError(f"reward.sign must be true or false, got {reward['sign']!r}")
-    reward.setdefault("signal", {"type": "RawReward"})
-    _table("reward.signal", reward["signal"])
-    return reward
+_T = TypeVar("_T", bound="_Table")
 
 
-def _critic_table(table: Mapping[str, Any]) -> dict[str, Any]:
-    critic = dict(table)
-    if critic.get("type", "linear") != "linear":
-        raise AgentError(f"critic.type must be \"linear\", got {critic.get('type')!r}")
-    if "gamma" in critic:
-        raise AgentError("critic.gamma: the discount is the TDError signal's gamma (reward.signal.params.gamma)")
-    critic["type"] = "linear"
-    critic["lr"] = _float("critic.lr", critic.get("lr", 0.01), 0.0)
-    critic["init"] = _float("critic.init", critic.get("init", 0.0))
-    critic["trace"] = _float("critic.trace", critic.get("trace", 0.0), 0.0)
-    if critic["trace"] > 1:
-        raise AgentError(f"critic.trace (lambda) must be in [0, 1], got {critic['trace']!r}")
-    return critic
+@dataclasses.dataclass(frozen=True)
+class _Table:
+    """A table of an agent preset; its dataclass fields are the table's keys."""
+
+    _MOVED: ClassVar[Mapping[str, str]] = {}
+    """Keys that are errors with a message of their own (where the setting went)."""
+
+    @classmethod
+    def from_table(cls: type[_T], table: Mapping[str, Any], path: str) -> _T:
+        """Check ``table`` (the preset's ``[path]`` table) against the fields: an unknown key, a
+        missing required key, or a value of the wrong type or out of range is an
+        :class:`AgentError` that names the key path (``training.episodes``); absent keys take the
+        field's default."""
+        table = _table(f"[{path}]", table)
+        for key in table:
+            if key in cls._MOVED:
+                raise AgentError(f"{path}.{key}: {cls._MOVED[key]}")
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        _check_keys(path, table, [f.name for f in fields])
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields:
+            if f.name in table:
+                values[f.name] = _value(f"{path}.{f.name}", hints[f.name], table[f.name], f.metadata)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise AgentError(f"{path}.{f.name} is required")
+        config = cls(**values)
+        config._check(path)
+        return config
+
+    def _check(self, path: str) -> None:
+        """Checks across fields, after each field's own (subclasses)."""
 
 
-def _training_table(table: Mapping[str, Any]) -> dict[str, Any]:
-    training = {**_TRAINING_DEFAULTS, **table}
-    training["episodes"] = _int("training.episodes", training["episodes"], 1)
-    training["seed"] = _int("training.seed", training["seed"], 0)
-    for key in ("checkpoint_interval", "image_interval", "eval_episodes", "baseline_episodes", "eval_interval"):
-        training[key] = _int(f"training.{key}", training[key], 0)
-    training["log_interval"] = _int("training.log_interval", training["log_interval"], 1)
-    training["eval_interval_episodes"] = _int("training.eval_interval_episodes", training["eval_interval_episodes"], 1)
-    training["minutes"] = _float("training.minutes", training["minutes"], 0.0)
-    if training["eval_stop_return"] is not None:
-        training["eval_stop_return"] = _float("training.eval_stop_return", training["eval_stop_return"])
-        if not training["eval_interval"]:
-            raise AgentError("training.eval_stop_return needs periodic evaluations: set training.eval_interval > 0")
-    if training["lr_schedule"] is not None:
-        from snnrl.pipeline.schedule import LearningRateSchedule
+@dataclasses.dataclass(frozen=True)
+class EnvConfig(_Table):
+    """``[env]``: the environment the agent plays."""
 
-        try:
-            LearningRateSchedule.from_table(_table("training.lr_schedule", training["lr_schedule"]))
-        except (TypeError, ValueError) as e:
-            raise AgentError(f"training.lr_schedule: {e}") from None
-        training["lr_schedule"] = dict(training["lr_schedule"])
-    return training
+    preset: str = _key(what="a preset name or a .toml path")
+    """An environment preset's name (``envs/``) or a ``.toml`` path (required)."""
+    num_envs: int = _key(1, low=1)
+    """> 1: that many copies played in parallel, one batch element each."""
+    max_episode_steps: int = _key(0, low=0)
+    """> 0: truncate longer episodes (0: the environment's own limit only)."""
+    make: Mapping[str, Any] | None = None
+    """Merged into the preset's ``[make]`` (arguments of ``gymnasium.make``)."""
+    encoder: Mapping[str, Any] | None = None
+    """Replaces the preset's ``[encoder]``, e.g. ``{ type = "population", steps = 16 }``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyConfig(_Table):
+    """``[policy]``: what the spiking policy reads and writes, and how spikes become actions."""
+
+    input_layer: str | None = _key(None, what="a layer name")
+    """The layer the encoded observation drives (None: the first Input layer)."""
+    output_layer: str | None = _key(None, what="a layer name")
+    """The layer the decoder reads (None: the last layer)."""
+    carry_state: bool = True
+    """Membrane state carries across decisions (false: neurons at rest at each decision; the
+    eligibility carries on)."""
+    voltage_noise: float = _key(0.0, low=0.0)
+    """mV (standard deviation) added to the output layer at the start of each decision window."""
+    decoder: Mapping[str, Any] = _key(factory=lambda: {"type": "CountArgmax"})
+    """The action decoder, ``{ type = "CountArgmax", params = { neurons_per_action = 10 } }``
+    (:mod:`snnrl.policy.decoders`)."""
+    encoder: Mapping[str, Any] | None = None
+    """An encoder component, ``{ type = "PoissonEncoder", params = { time = 16 } }``; only for
+    environments without an ``[encoder]``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardConfig(_Table):
+    r"""``[reward]``: what modulates plasticity. The shaped reward (the fields but ``signal`` are
+    :class:`~snnrl.pipeline.RewardShaping`'s) is
+    ``scale * clip(sign(r)) + step_bonus + terminal [terminated] + life_loss [life lost]``,
+    and the signal turns it into the modulator."""
+
+    signal: Mapping[str, Any] = _key(factory=lambda: {"type": "RawReward"})
+    """The reward signal: ``RawReward``, ``MovingAverageRPE`` (``window``, ``update``) or
+    ``TDError`` (``gamma``; needs a ``[critic]``), e.g. ``{ type = "TDError", params = { gamma = 0.95 } }``."""
+    scale: float = 1.0
+    """Factor on the environment's reward."""
+    step_bonus: float = 0.0
+    """Added at every step."""
+    terminal: float = 0.0
+    """Added when an episode terminates (not when it is truncated by a time limit)."""
+    clip: float = _key(0.0, low=0.0)
+    """> 0: clip the reward to ``[-clip, clip]`` (before ``scale``)."""
+    sign: bool = False
+    """Replace the reward by its sign (Atari)."""
+    life_loss: float = 0.0
+    """Added when ``info["lives"]`` goes down (Atari)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticConfig(_Table):
+    """``[critic]``: the value estimate of a ``TDError`` signal (:class:`~snnrl.pipeline.LinearCritic`:
+    ``V = w . (input spike counts / T) + b``, trained by TD(lambda), no backpropagation)."""
+
+    _MOVED: ClassVar[Mapping[str, str]] = {
+        "gamma": "the discount is the TDError signal's gamma (reward.signal.params.gamma)"}
+
+    type: Literal["linear"] = "linear"
+    """The only kind: ``"linear"``."""
+    lr: float = _key(0.01, low=0.0)
+    """Learning rate."""
+    init: float = 0.0
+    """Initial value (the bias ``b``)."""
+    trace: float = _key(0.0, low=0.0, high=1.0, label="lambda")
+    """lambda of TD(lambda), in [0, 1] (0: TD(0))."""
+
+
+def _lr_schedule(where: str, value: Any) -> LearningRateSchedule:
+    table = _table(where, value)
+    try:
+        return LearningRateSchedule.from_table(table)
+    except (TypeError, ValueError) as e:
+        raise AgentError(f"{where}: {e}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig(_Table):
+    """``[training]``: how long, on which seeds, and what a run writes and evaluates."""
+
+    episodes: int = _key(100, low=1)
+    """Training episodes (in all, resumed ones included)."""
+    seed: int = _key(0, low=0)
+    """Seeds the episodes, the initial weights (``init`` tables without a seed) and the decoder."""
+    checkpoint_interval: int = _key(50, low=0)
+    """Episodes between checkpoints (0: only at the end)."""
+    log_interval: int = _key(1, low=1)
+    """Episodes between TensorBoard scalars."""
+    image_interval: int = _key(50, low=0)
+    """Episodes between raster / weight images (0: none)."""
+    eval_episodes: int = _key(10, low=0)
+    """Deterministic evaluation episodes at the end (0: none)."""
+    minutes: float = _key(0.0, low=0.0)
+    """Wall-clock budget (0: none); training stops after the episode in which it runs out."""
+    baseline_episodes: int = _key(0, low=0)
+    """First play this many episodes with uniformly random actions on the training seeds."""
+    eval_interval: int = _key(0, low=0)
+    """> 0: evaluate every that many episodes and keep the best policy (``best.safetensors``)."""
+    eval_interval_episodes: int = _key(10, low=1)
+    """Episodes per periodic evaluation (on seeds of their own)."""
+    eval_stop_return: float | None = None
+    """Stop training once a periodic evaluation's mean return reaches it (needs
+    ``eval_interval > 0``; None: never)."""
+    lr_schedule: LearningRateSchedule | None = dataclasses.field(default=None, metadata={"convert": _lr_schedule})
+    """The actor's learning-rate factor per episode, ``{ type = "linear", final = 0.1, episodes = 800,
+    start = 0 }`` (:mod:`snnrl.pipeline.schedule`; None: constant)."""
+
+    def _check(self, path: str) -> None:
+        if self.eval_stop_return is not None and not self.eval_interval:
+            raise AgentError(f"{path}.eval_stop_return needs periodic evaluations: set {path}.eval_interval > 0")
 
 
 def _network_spec(network: Any, path: str | None) -> dict[str, Any]:
@@ -257,54 +328,60 @@ def _network_spec(network: Any, path: str | None) -> dict[str, Any]:
     return dict(_table("[network]", network))
 
 
+def _document(default: Any = dataclasses.MISSING) -> Any:
+    """A field of :class:`AgentConfig` that is not a key of the preset document."""
+    return dataclasses.field(default=default, metadata={"document": False})
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentConfig:
-    """A checked agent preset (see the module docstring for the meaning of every field).
-
-    Attributes:
-        name: the agent's name.
-        description: free text.
-        env: the ``[env]`` table.
-        policy: the ``[policy]`` table.
-        reward: the ``[reward]`` table, defaults filled in.
-        critic: the ``[critic]`` table or None.
-        training: the ``[training]`` table, defaults filled in.
-        network: the network spec (a dict).
-        source: the preset as written (after overrides), for checkpoints and hparams.
-        path: the file it came from.
-    """
+    """A checked agent preset (see the module docstring); ``from_dict`` and :func:`load_agent` make one."""
 
     name: str
+    """The agent's name (default: the file name); no spaces or slashes."""
     description: str
-    env: Mapping[str, Any]
-    policy: Mapping[str, Any]
-    reward: Mapping[str, Any]
-    critic: Mapping[str, Any] | None
-    training: Mapping[str, Any]
+    """Free text."""
+    env: EnvConfig
+    """``[env]``."""
+    policy: PolicyConfig
+    """``[policy]``."""
+    reward: RewardConfig
+    """``[reward]``."""
+    critic: CriticConfig | None
+    """``[critic]``, or None where the preset has none."""
+    training: TrainingConfig
+    """``[training]``."""
     network: Mapping[str, Any]
-    source: Mapping[str, Any]
-    path: str | None = None
+    """``[network]``: the network spec (a plain mapping; :mod:`snnrl.network.spec`), read from
+    its file where the preset says ``network = "spec.toml"``."""
+    source: Mapping[str, Any] = _document()
+    """The preset as written (after overrides), for checkpoints and hparams."""
+    path: str | None = _document(None)
+    """The file it came from."""
 
     @property
     def env_name(self) -> str:
         """The environment preset's name (a path's file stem)."""
-        preset = str(self.env["preset"])
+        preset = self.env.preset
         return Path(preset).stem if preset.endswith(".toml") else preset
 
     @property
     def seed(self) -> int:
         """``training.seed``."""
-        return int(self.training["seed"])
+        return self.training.seed
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], name: str, path: str | None = None) -> AgentConfig:
-        """Check ``data`` (a parsed preset) against the schema; fill in defaults."""
+        """Check ``data`` (a parsed preset) against the schema; fill in defaults.
+
+        Args:
+            data: the preset document.
+            name: the name where the document has none (the file's stem).
+            path: the file it came from (a relative ``network = "spec.toml"`` is read next to it).
+        """
         data = _table("the agent preset", data)
         _check_keys("", data, list(AGENT_KEYS))
-        for key, valid in AGENT_KEYS.items():
-            if valid is not None and key in data:
-                _check_keys(key, _table(f"[{key}]", data[key]), valid)
-        if "env" not in data or "preset" not in data["env"]:
+        if "env" not in data or "preset" not in _table("[env]", data["env"]):
             raise AgentError("the agent preset has no [env] preset = \"<environment preset>\"")
         if "network" not in data:
             raise AgentError("the agent preset has no [network] (a network spec, or network = \"spec.toml\")")
@@ -314,18 +391,36 @@ class AgentConfig:
         description = data.get("description", "")
         if not isinstance(description, str):
             raise AgentError(f"description must be a string, got {description!r}")
-        reward = _reward_table(data.get("reward", {}))
-        critic = _critic_table(data["critic"]) if "critic" in data else None
-        if reward["signal"].get("type") == "TDError" and critic is None:
+        env = EnvConfig.from_table(data["env"], "env")
+        policy = PolicyConfig.from_table(data.get("policy", {}), "policy")
+        reward = RewardConfig.from_table(data.get("reward", {}), "reward")
+        critic = CriticConfig.from_table(data["critic"], "critic") if "critic" in data else None
+        training = TrainingConfig.from_table(data.get("training", {}), "training")
+        if reward.signal.get("type") == "TDError" and critic is None:
             raise AgentError("reward.signal TDError needs a value estimate: add a [critic] table (type = \"linear\")")
-        return cls(name=name, description=description, env=_env_table(data["env"]),
-                   policy=_policy_table(data.get("policy", {})), reward=reward, critic=critic,
-                   training=_training_table(data.get("training", {})), network=_network_spec(data["network"], path),
+        return cls(name=name, description=description, env=env, policy=policy, reward=reward, critic=critic,
+                   training=training, network=_network_spec(data["network"], path),
                    source=copy.deepcopy(dict(data)), path=path)
 
     def with_overrides(self, overrides: Sequence[str]) -> AgentConfig:
         """A copy with ``key.path=value`` overrides applied (see the module docstring)."""
         return AgentConfig.from_dict(apply_overrides(self.source, overrides), self.name, self.path)
+
+
+def _agent_keys() -> dict[str, tuple[str, ...] | None]:
+    hints = typing.get_type_hints(AgentConfig)
+    keys: dict[str, tuple[str, ...] | None] = {}
+    for f in dataclasses.fields(AgentConfig):
+        if f.metadata.get("document", True):
+            table = next((a for a in (hints[f.name], *typing.get_args(hints[f.name]))
+                          if isinstance(a, type) and issubclass(a, _Table)), None)
+            keys[f.name] = tuple(g.name for g in dataclasses.fields(table)) if table is not None else None
+    return keys
+
+
+AGENT_KEYS: dict[str, tuple[str, ...] | None] = _agent_keys()
+"""Top-level keys and, for tables, their valid keys (None: free-form or a plain value); read
+from the dataclasses."""
 
 
 def _parse_value(text: str) -> Any:

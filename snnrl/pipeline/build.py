@@ -27,12 +27,12 @@ def env_preset(config: AgentConfig) -> Any:
     from snnrl.envs import PresetError, load_preset
 
     try:
-        preset = load_preset(config.env["preset"])
+        preset = load_preset(config.env.preset)
         changes: dict[str, Any] = {}
-        if "make" in config.env:
-            changes["make"] = {**preset.make, **config.env["make"]}
-        if "encoder" in config.env:
-            changes["encoder"] = dict(config.env["encoder"])
+        if config.env.make is not None:
+            changes["make"] = {**preset.make, **config.env.make}
+        if config.env.encoder is not None:
+            changes["encoder"] = dict(config.env.encoder)
         if changes:
             preset = dataclasses.replace(preset, **changes)
             preset = type(preset).from_dict(
@@ -51,7 +51,7 @@ def build_envs(config: AgentConfig, num_envs: int | None = None, render_mode: st
     from snnrl.envs import build_env
 
     preset = env_preset(config)
-    n = int(config.env["num_envs"] if num_envs is None else num_envs)
+    n = int(config.env.num_envs if num_envs is None else num_envs)
     return [build_env(preset, render_mode=render_mode) for _ in range(n)]
 
 
@@ -69,11 +69,10 @@ def _network_spec(config: AgentConfig, batch_size: int) -> dict[str, Any]:
 
 def build_network(config: AgentConfig, batch_size: int = 1) -> Any:
     """The agent's network (initial weights seeded from ``training.seed`` where not given)."""
-    from snnrl.network import Network
-    from snnrl.network.spec import SpecError
+    from snnrl.network.spec import SpecError, network_from_spec
 
     try:
-        return Network.from_spec(_network_spec(config, batch_size))
+        return network_from_spec(_network_spec(config, batch_size))
     except SpecError as e:
         raise AgentError(f"network: {e}") from None
 
@@ -85,7 +84,7 @@ def build_policy(config: AgentConfig, observation_space: Any, action_space: Any,
 
     net = build_network(config, batch_size)
     pol = config.policy
-    decoder_spec = copy.deepcopy(dict(pol["decoder"]))
+    decoder_spec = copy.deepcopy(dict(pol.decoder))
     params = dict(decoder_spec.get("params", {}))
     params.setdefault("seed", derive_seed(config.seed, 2) % (2**31))
     if decoder_spec.get("type") == "EpsilonGreedy" and isinstance(params.get("decoder"), Mapping):
@@ -98,12 +97,11 @@ def build_policy(config: AgentConfig, observation_space: Any, action_space: Any,
     encoder = None
     try:
         decoder = decoder_from_spec(decoder_spec, "policy.decoder")
-        if "encoder" in pol:
-            encoder = component_from_spec("encoder", pol["encoder"], "policy.encoder")
+        if pol.encoder is not None:
+            encoder = component_from_spec("encoder", pol.encoder, "policy.encoder")
         return SpikingPolicy(net, decoder, observation_space=observation_space, action_space=action_space,
-                             input_layer=pol.get("input_layer"), output_layer=pol.get("output_layer"),
-                             encoder=encoder, carry_state=pol.get("carry_state", True),
-                             voltage_noise=pol.get("voltage_noise", 0.0),
+                             input_layer=pol.input_layer, output_layer=pol.output_layer,
+                             encoder=encoder, carry_state=pol.carry_state, voltage_noise=pol.voltage_noise,
                              noise_seed=derive_seed(config.seed, 4) % (2**31))
     except SpecError as e:
         raise AgentError(str(e)) from None
@@ -116,6 +114,6 @@ def build_reward_signal(config: AgentConfig) -> Any:
     from snnrl.network.spec import SpecError, component_from_spec
 
     try:
-        return component_from_spec("reward", config.reward["signal"], "reward.signal")
+        return component_from_spec("reward", config.reward.signal, "reward.signal")
     except SpecError as e:
         raise AgentError(str(e)) from None

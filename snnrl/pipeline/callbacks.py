@@ -11,6 +11,10 @@ Hooks (``trainer`` is the :class:`~snnrl.pipeline.Trainer`, available as ``self.
 * ``on_update(modulator)`` after every reward delivery to the network (training only);
 * ``on_episode_end(episode)`` for every finished episode, with an :class:`EpisodeInfo`.
 
+Callbacks record scalars through ``self.logger`` (a :class:`Logger`, as stable-baselines3's
+``self.logger.record(key, value)``); the callbacks of one :class:`CallbackList` share its logger,
+and the TensorBoard callback writes what it dumps.
+
 Built in: :class:`CheckpointCallback` (every N episodes), :class:`EvalCallback` (periodic
 deterministic evaluation that keeps the best policy, as stable-baselines3's), :class:`StopTrainingOnEpisodes`
 (stop after N episodes: a "kill" in tests), :class:`StopTrainingOnReward` (early stop once the
@@ -25,7 +29,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +42,7 @@ __all__ = [
     "CheckpointCallback",
     "EpisodeInfo",
     "EvalCallback",
+    "Logger",
     "PrintCallback",
     "ProgressBarCallback",
     "StopOnTimeBudget",
@@ -77,11 +82,52 @@ class EpisodeInfo:
     training: bool
 
 
+class Logger:
+    """Scalars that callbacks record, handed to the logger's outputs (stable-baselines3's ``Logger``).
+
+    ``record(key, value)`` keeps the latest value per key; ``dump(step)`` hands every recorded
+    value to every output, ``output(key, value, step)``, and forgets them (without outputs they
+    are dropped). :class:`~snnrl.pipeline.tensorboard.TensorBoardCallback` is an output of its
+    callbacks' logger and dumps it after every training episode and at the end of training.
+    """
+
+    def __init__(self) -> None:
+        self.name_to_value: dict[str, float] = {}
+        self.outputs: list[Callable[[str, float, int], None]] = []
+
+    def record(self, key: str, value: float) -> None:
+        """Record ``value`` under ``key`` (e.g. ``"eval/mean_return"``) until the next dump."""
+        self.name_to_value[key] = float(value)
+
+    def dump(self, step: int) -> None:
+        """Hand the recorded values to the outputs at ``step`` and forget them."""
+        for key, value in self.name_to_value.items():
+            for output in self.outputs:
+                output(key, value, step)
+        self.name_to_value.clear()
+
+    def add_output(self, output: Callable[[str, float, int], None]) -> None:
+        """Also hand dumped values to ``output(key, value, step)`` (once, however often added)."""
+        if output not in self.outputs:
+            self.outputs.append(output)
+
+    def remove_output(self, output: Callable[[str, float, int], None]) -> None:
+        """Stop handing dumped values to ``output``."""
+        if output in self.outputs:
+            self.outputs.remove(output)
+
+
 class Callback:
-    """Base class (see the module docstring). Subclasses override the ``_on_*`` methods."""
+    """Base class (see the module docstring). Subclasses override the ``_on_*`` methods.
+
+    Attributes:
+        trainer: the trainer it is attached to (set by :meth:`init_callback`).
+        logger: where it records scalars (a :class:`CallbackList` hands its own to its callbacks).
+    """
 
     def __init__(self) -> None:
         self.trainer: Trainer | None = None
+        self.logger = Logger()
         self.n_calls = 0
         self.n_episodes = 0
 
@@ -130,17 +176,21 @@ class Callback:
 
 
 class CallbackList(Callback):
-    """Several callbacks as one (every hook is called on each; any False stops training)."""
+    """Several callbacks as one (every hook is called on each; any False stops training). They
+    share one :class:`Logger`: ``logger``, or a new one."""
 
-    def __init__(self, callbacks: Iterable[Callback]) -> None:
+    def __init__(self, callbacks: Iterable[Callback], logger: Logger | None = None) -> None:
         super().__init__()
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+        if logger is not None:
+            self.logger = logger
 
     def _init_callback(self) -> None:
         for cb in self.callbacks:
+            cb.logger = self.logger
             cb.init_callback(self.trainer)  # type: ignore[arg-type]
 
     def _on_training_start(self) -> None:
@@ -195,9 +245,13 @@ class EvalCallback(Callback):
     """Every ``every`` training episodes, play ``episodes`` evaluation episodes without learning
     (deterministic decoding, seeds ``derive_seed(seed, 1, k)``) and keep the best policy.
 
-    The history and the best mean return go to ``trainer.metadata`` (``"eval_history"``,
-    ``"best_eval"``), so they are saved with checkpoints and survive a resume. Needs a single
-    environment (the evaluation runs between two training episodes on the same environment).
+    Its state (:attr:`history`, :attr:`best`, :attr:`stopped`; :meth:`state_dict`) goes into the
+    trainer's checkpoints under ``trainer.metadata["eval_callback"]`` and is restored from the
+    trainer when the callback is attached (:meth:`load_state_dict`), so a resumed run continues
+    the history and the selection of the best policy. Each evaluation's mean return goes to the
+    logger as ``eval/mean_return``. Put it before a :class:`CheckpointCallback`, so that a
+    checkpoint of the same episode holds that episode's evaluation. Needs a single environment
+    (the evaluation runs between two training episodes on the same environment).
 
     Args:
         every: interval in finished training episodes (>= 1).
@@ -205,15 +259,20 @@ class EvalCallback(Callback):
         best_path: where to save the best policy so far (a resumable checkpoint), or None.
         seed: seed of the evaluation episodes (default: the trainer's seed + 1; the final
             evaluation of a run uses the trainer's seed, so the selection does not see it).
-        writer: a :class:`~snnrl.pipeline.tensorboard.TensorBoardCallback` to log
-            ``eval/mean_return`` to, or None.
         stop_return: stop training once an evaluation's mean return reaches this (as
-            stable-baselines3's ``StopTrainingOnRewardThreshold`` on a new best; the episode
-            number goes to ``trainer.metadata["eval_stopped"]``), or None: never.
+            stable-baselines3's ``StopTrainingOnRewardThreshold`` on a new best), or None: never.
+
+    Attributes:
+        history: ``(episode, mean return)`` of every evaluation so far.
+        best: ``(episode, mean return)`` of the best one, or None.
+        stopped: the episode after which ``stop_return`` stopped training, or None.
     """
 
+    state_key = "eval_callback"
+    """The key of :meth:`state_dict` in ``trainer.metadata`` (and so in checkpoints)."""
+
     def __init__(self, every: int, episodes: int = 10, best_path: str | os.PathLike[str] | None = None,
-                 seed: int | None = None, writer: Any = None, stop_return: float | None = None) -> None:
+                 seed: int | None = None, stop_return: float | None = None) -> None:
         super().__init__()
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
@@ -221,8 +280,30 @@ class EvalCallback(Callback):
         self.episodes = int(episodes)
         self.best_path = Path(best_path) if best_path is not None else None
         self.seed = seed
-        self.writer = writer
         self.stop_return = None if stop_return is None else float(stop_return)
+        self.history: list[tuple[int, float]] = []
+        self.best: tuple[int, float] | None = None
+        self.stopped: int | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The evaluation state as plain data (JSON)."""
+        return {"history": [[episode, mean] for episode, mean in self.history],
+                "best": list(self.best) if self.best is not None else None, "stopped": self.stopped}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (an empty mapping: start afresh)."""
+        self.history = [(int(episode), float(mean)) for episode, mean in state.get("history", [])]
+        best, stopped = state.get("best"), state.get("stopped")
+        self.best = (int(best[0]), float(best[1])) if best is not None else None
+        self.stopped = int(stopped) if stopped is not None else None
+
+    def _init_callback(self) -> None:
+        metadata = self.trainer.metadata if self.trainer is not None else {}
+        state = metadata.get(self.state_key)
+        if state is None and "eval_history" in metadata:  # a checkpoint written before the state had a key
+            state = {"history": metadata["eval_history"], "best": metadata.get("best_eval"),
+                     "stopped": metadata.get("eval_stopped")}
+        self.load_state_dict(state if isinstance(state, Mapping) else {})
 
     def _on_episode_end(self, episode: EpisodeInfo) -> bool:
         trainer = self.trainer
@@ -233,21 +314,20 @@ class EvalCallback(Callback):
         seed = trainer.seed + 1 if self.seed is None else self.seed
         returns, _ = trainer.evaluate(self.episodes, seed=seed)
         mean = sum(returns) / len(returns)
-        history = list(trainer.metadata.get("eval_history", []))
-        history.append([trainer.episodes_done, mean])
-        trainer.metadata["eval_history"] = history
-        writer = getattr(self.writer, "writer", None)
-        if writer is not None:
-            writer.add_scalar("eval/mean_return", mean, trainer.episodes_done)
-        best = trainer.metadata.get("best_eval")
-        if best is None or mean > best[1]:
-            trainer.metadata["best_eval"] = [trainer.episodes_done, mean]
+        step = trainer.episodes_done
+        self.history.append((step, mean))
+        self.logger.record("eval/mean_return", mean)
+        self.logger.dump(step)
+        if self.best is None or mean > self.best[1]:
+            self.best = (step, mean)
+            trainer.metadata[self.state_key] = self.state_dict()
             if self.best_path is not None:
                 trainer.save_checkpoint(self.best_path)
-        if self.stop_return is not None and mean >= self.stop_return:
-            trainer.metadata["eval_stopped"] = trainer.episodes_done
-            return False
-        return True
+        stop = self.stop_return is not None and mean >= self.stop_return
+        if stop:
+            self.stopped = step
+        trainer.metadata[self.state_key] = self.state_dict()
+        return not stop
 
 
 class StopTrainingOnEpisodes(Callback):

@@ -21,17 +21,49 @@ Shape:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["EnvList", "VectorEnvDriver", "make_driver"]
+__all__ = ["EnvDriver", "EnvList", "VectorEnvDriver", "make_driver"]
+
+
+class EnvDriver(Protocol):
+    """What the trainer asks of its environments: a batch of ``n``, reset and stepped by mask.
+
+    Attributes:
+        n: number of environments (the batch size).
+        seeded: whether :meth:`reset` honours per-environment seeds.
+        steps_all: whether :meth:`step` steps every environment, active or not (finished ones
+            must then be reset before the next step).
+        life_lost: ``(n,)`` bool, the environments whose ``info["lives"]`` went down in the last step.
+    """
+
+    n: int
+    seeded: bool
+    steps_all: bool
+    life_lost: np.ndarray
+    observation_space: Any
+    action_space: Any
+
+    def reset(self, mask: np.ndarray, seeds: Sequence[int | None]) -> np.ndarray:
+        """Reset the environments where ``mask``; returns the observations of all ``(n, *obs)``."""
+        ...
+
+    def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Step; returns ``(obs, reward, terminated, truncated, valid)``, each with ``n`` rows."""
+        ...
+
+    def close(self) -> None:
+        """Close the environments."""
+        ...
 
 
 class EnvList:
     """Single environments stepped one after the other (see the module docstring)."""
 
     seeded = True
+    steps_all = False
 
     def __init__(self, envs: Any) -> None:
         self.envs = list(envs) if isinstance(envs, Sequence) else [envs]
@@ -133,7 +165,7 @@ class VectorEnvDriver:
         self.venv.close()
 
 
-def make_driver(envs: Any) -> EnvList | VectorEnvDriver:
+def make_driver(envs: Any) -> EnvDriver:
     """The driver for ``envs``: a ``gymnasium.Env``, a list of them or a ``VectorEnv``."""
     if isinstance(envs, (EnvList, VectorEnvDriver)):
         return envs

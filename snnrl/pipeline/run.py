@@ -2,7 +2,8 @@
 
 :func:`train_agent` builds the agent preset's environments, policy and reward signal, trains with
 checkpoints, TensorBoard logs and a progress bar, then writes into the run directory
-(``<runs>/<env>__<agent>__<seed>__<unix time>``, CleanRL's naming):
+(``<runs>/<env>__<agent>__<seed>__<unix time>``, CleanRL's naming; a run that starts in the same
+second as another of the same name gets ``_1``, ``_2``, ... appended):
 
 * ``checkpoint.safetensors``: the latest checkpoint (every ``checkpoint_interval`` episodes and
   at the end; :func:`train_agent` with ``resume=`` continues from it);
@@ -10,15 +11,20 @@ checkpoints, TensorBoard logs and a progress bar, then writes into the run direc
   evaluation (``eval_interval_episodes`` episodes on seeds of their own);
 * ``events.out.tfevents.*``: TensorBoard logs (``tensorboard --logdir runs``);
 * ``learning_curve.png``: returns per episode, moving average, random baseline and evaluation;
-* ``results.json``: the numbers (returns, evaluation, baseline, speed, seconds).
+* ``results.json``: the numbers (returns, evaluation, baseline, speed, seconds): a :class:`RunResult`.
+
+The steps are functions of their own: :func:`build_trainer`, the run directory, the random
+baseline, training, the final evaluation of the final and of the best policy, and the results.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,19 +32,23 @@ from snnrl.pipeline.agent import AgentConfig, AgentError, load_agent
 from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal
 from snnrl.pipeline.callbacks import (
     Callback,
+    CallbackList,
     CheckpointCallback,
     EvalCallback,
+    Logger,
     PrintCallback,
     ProgressBarCallback,
     StopOnTimeBudget,
 )
-from snnrl.pipeline.schedule import LearningRateSchedule
 from snnrl.pipeline.trainer import LinearCritic, RewardShaping, Trainer, summarize
 
-__all__ = ["BEST_NAME", "CHECKPOINT_NAME", "build_trainer", "find_resume_checkpoint", "run_name", "train_agent"]
+__all__ = ["BEST_NAME", "CHECKPOINT_NAME", "RunResult", "build_trainer", "find_resume_checkpoint", "run_name",
+           "train_agent"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 BEST_NAME = "best.safetensors"
+_RUN_KEY = "run"
+"""``trainer.metadata`` key of the run's own record (:class:`_RunRecord`)."""
 
 
 def run_name(config: AgentConfig, seed: int | None = None, stamp: int | None = None) -> str:
@@ -55,15 +65,14 @@ def build_trainer(config: AgentConfig, *, num_envs: int | None = None, render_mo
     critic = None
     if config.critic is not None:
         layer = policy.network.layers[policy.input_layer]
-        gamma = float(dict(config.reward["signal"].get("params", {})).get("gamma", 0.99))
-        critic = LinearCritic(layer.n, lr=config.critic["lr"], init=config.critic["init"],
-                              trace=config.critic["trace"], gamma=gamma)
-    schedule = config.training.get("lr_schedule")
+        gamma = float(dict(config.reward.signal.get("params", {})).get("gamma", 0.99))
+        critic = LinearCritic(layer.n, lr=config.critic.lr, init=config.critic.init, trace=config.critic.trace,
+                              gamma=gamma)
     try:
         return Trainer(policy, envs, reward_signal=build_reward_signal(config),
                        shaping=RewardShaping.from_table(config.reward), critic=critic, seed=config.seed,
-                       max_episode_steps=config.env["max_episode_steps"], agent=config.source,
-                       lr_schedule=LearningRateSchedule.from_table(schedule) if schedule is not None else None)
+                       max_episode_steps=config.env.max_episode_steps, agent=config.source,
+                       lr_schedule=config.training.lr_schedule)
     except (TypeError, ValueError) as e:
         raise AgentError(str(e)) from None
 
@@ -71,21 +80,309 @@ def build_trainer(config: AgentConfig, *, num_envs: int | None = None, render_mo
 def find_resume_checkpoint(resume: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None,
                            prefix: str | None = None) -> Path:
     """The checkpoint to resume from: a checkpoint file, a run directory, or (``resume="last"``)
-    the newest run directory under ``runs_dir`` whose name starts with ``prefix``."""
+    the checkpoint written last (by modification time) of the run directories under ``runs_dir``
+    whose names start with ``prefix``."""
     path = Path(resume)
     if str(resume) == "last":
         if runs_dir is None or prefix is None or not Path(runs_dir).is_dir():
             raise FileNotFoundError(f"no runs directory {str(runs_dir)!r} to resume from")
-        candidates = sorted((p for p in Path(runs_dir).iterdir() if p.name.startswith(prefix)
-                             and (p / CHECKPOINT_NAME).is_file()), key=lambda p: p.name)
+        candidates = [p / CHECKPOINT_NAME for p in Path(runs_dir).iterdir()
+                      if p.name.startswith(prefix) and (p / CHECKPOINT_NAME).is_file()]
         if not candidates:
             raise FileNotFoundError(f"no run named {prefix}* with a checkpoint in {str(runs_dir)!r}")
-        return candidates[-1] / CHECKPOINT_NAME
+        return max(candidates, key=lambda p: (p.stat().st_mtime_ns, p.parent.name))
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
     return path
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """What one :func:`train_agent` call does: the arguments, defaults from ``[training]``."""
+
+    episodes: int
+    minutes: float
+    eval_episodes: int
+    baseline_episodes: int
+    tensorboard: bool
+    progress: bool
+    plot: bool
+
+
+@dataclasses.dataclass
+class _RunRecord:
+    """What a run keeps about itself in its checkpoints (``trainer.metadata["run"]``)."""
+
+    run_dir: str
+    agent: str
+    env: str
+    started: float
+    """Unix time of the first start (a resumed run keeps it)."""
+    baseline_returns: list[float] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> _RunRecord | None:
+        """From a checkpoint's ``trainer.metadata`` (None: none there)."""
+        record = metadata.get(_RUN_KEY)
+        if isinstance(record, Mapping):
+            return cls(str(record["run_dir"]), str(record["agent"]), str(record["env"]), float(record["started"]),
+                       [float(r) for r in record.get("baseline_returns", [])])
+        return None
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What :func:`train_agent` returns and writes to ``results.json`` (:meth:`to_dict`; the
+    fields that default to None only where they are not None)."""
+
+    agent: str
+    """The agent preset's name."""
+    env: str
+    """The environment preset's name."""
+    seed: int
+    """``training.seed``."""
+    run_dir: str
+    """The run directory."""
+    episodes: int
+    """Training episodes done in all (resumed ones included)."""
+    total_steps: int
+    """Environment steps of those episodes."""
+    seconds: float
+    """Wall-clock seconds of this call's training (rounded to 0.01)."""
+    steps_per_second: float
+    """Environment steps per second of this call's training."""
+    train_returns: list[float]
+    """The return of every training episode."""
+    train_last_100: dict[str, float]
+    """:func:`~snnrl.pipeline.summarize` of the last 100 training returns."""
+    checkpoint: str
+    """The final checkpoint."""
+    resumed_from: str | None
+    """The checkpoint this run was resumed from, or None."""
+    random_baseline: dict[str, float] | None = None
+    """:func:`~snnrl.pipeline.summarize` of the random policy's returns on the first training seeds."""
+    evaluation: dict[str, Any] | None = None
+    """The final policy's deterministic evaluation: the summary, ``returns``, ``mean_length``."""
+    evaluation_best: dict[str, Any] | None = None
+    """The best policy's evaluation on the same episodes: the summary, ``returns``, its
+    ``episode``, ``selection_mean`` (its periodic evaluation) and ``checkpoint``."""
+    eval_history: list[list[float]] | None = None
+    """``[episode, mean return]`` of every periodic evaluation."""
+    eval_stopped: int | None = None
+    """The episode after which a periodic evaluation reached ``training.eval_stop_return``."""
+    learning_curve: str | None = None
+    """The learning-curve PNG."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``results.json``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if not (f.default is None and getattr(self, f.name) is None)}
+
+
+def _options(config: AgentConfig, episodes: int | None, minutes: float | None, eval_episodes: int | None,
+             baseline_episodes: int | None, tensorboard: bool, progress: bool, plot: bool) -> _Options:
+    training = config.training
+    return _Options(episodes=int(training.episodes if episodes is None else episodes),
+                    minutes=float(training.minutes if minutes is None else minutes),
+                    eval_episodes=int(training.eval_episodes if eval_episodes is None else eval_episodes),
+                    baseline_episodes=int(training.baseline_episodes if baseline_episodes is None
+                                          else baseline_episodes),
+                    tensorboard=tensorboard, progress=progress, plot=plot)
+
+
+def _check_resume(ckpt: Path, config: AgentConfig) -> None:
+    """Refuse a checkpoint of another agent or environment (read from its header only)."""
+    from snnrl.checkpoint import CheckpointError, read_checkpoint_info
+
+    try:
+        metadata = read_checkpoint_info(ckpt)["metadata"]
+    except (CheckpointError, OSError) as e:
+        raise AgentError(f"cannot resume from {str(ckpt)!r}: {e}") from None
+    training = metadata.get("snnrl_training")
+    if not isinstance(training, Mapping):
+        raise AgentError(f"cannot resume from {str(ckpt)!r}: it holds no training state (a policy checkpoint)")
+    record = _RunRecord.from_metadata(training.get("metadata", {}))
+    agent = metadata.get("agent")
+    if record is not None:
+        theirs = (record.agent, record.env)
+    elif isinstance(agent, Mapping) and isinstance(agent.get("env"), Mapping):
+        preset = str(agent["env"].get("preset", "?"))
+        theirs = (str(agent.get("name", config.name)), Path(preset).stem if preset.endswith(".toml") else preset)
+    else:
+        raise AgentError(f"cannot resume from {str(ckpt)!r}: it holds no agent preset (not written by snnrl train)")
+    if theirs != (config.name, config.env_name):
+        raise AgentError(f"cannot resume from {str(ckpt)!r}: it is a run of agent {theirs[0]!r} on env {theirs[1]!r}, "
+                         f"not of agent {config.name!r} on env {config.env_name!r}")
+
+
+def _resume_checkpoint(config: AgentConfig, resume: str | os.PathLike[str], runs_dir: str | os.PathLike[str],
+                       out: TextIO) -> Path:
+    """The checkpoint ``resume`` names, checked against ``config``."""
+    prefix = f"{config.env_name}__{config.name}__{config.seed}__"
+    ckpt = find_resume_checkpoint(resume, runs_dir, prefix)
+    _check_resume(ckpt, config)
+    if str(resume) == "last":
+        print(f"the newest run of {prefix}* under {runs_dir} (its checkpoint was written last): {ckpt.parent}",
+              file=out)
+    return ckpt
+
+
+def _new_run_dir(runs_dir: str | os.PathLike[str], name: str) -> Path:
+    """A new directory ``<runs_dir>/<name>`` (``<name>_1``, ``<name>_2``, ... where that exists)."""
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    for i in range(10_000):
+        path = Path(runs_dir) / (name if i == 0 else f"{name}_{i}")
+        try:
+            path.mkdir(exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run directory name {name}_<n> in {str(runs_dir)!r}")
+
+
+def _prepare_run(trainer: Trainer, config: AgentConfig, ckpt: Path | None, runs_dir: str | os.PathLike[str],
+                 run_dir: str | os.PathLike[str] | None, out: TextIO) -> tuple[Path, _RunRecord]:
+    """Load the checkpoint to resume from (its directory is the run's) or make a new run directory;
+    the run's record in ``trainer.metadata``."""
+    if ckpt is not None:
+        trainer.load_checkpoint(ckpt)
+        run_path = ckpt.parent
+        print(f"resuming {run_path} at episode {trainer.episodes_done}", file=out)
+    elif run_dir is not None:
+        run_path = Path(run_dir)
+        run_path.mkdir(parents=True, exist_ok=True)
+    else:
+        run_path = _new_run_dir(runs_dir, run_name(config))
+    record = _RunRecord.from_metadata(trainer.metadata)
+    if record is None:
+        old = trainer.metadata.pop("baseline_returns", None)  # checkpoints written before the record
+        record = _RunRecord(run_path.name, config.name, config.env_name, time.time(),
+                            [float(r) for r in old] if isinstance(old, list) else [])
+    record.run_dir = run_path.name
+    trainer.metadata[_RUN_KEY] = dataclasses.asdict(record)
+    return run_path, record
+
+
+def _callbacks(config: AgentConfig, options: _Options, run_path: Path, callbacks: Sequence[Callback],
+               log: TextIO | None, out: TextIO) -> tuple[CallbackList, EvalCallback | None, Any]:
+    """The run's callbacks (one logger), its :class:`EvalCallback` and TensorBoard callback (or None)."""
+    training = config.training
+    cbs: list[Callback] = []
+    evaluation = None
+    if training.eval_interval:  # before the checkpoint: a checkpoint holds its own episode's evaluation
+        evaluation = EvalCallback(training.eval_interval, training.eval_interval_episodes,
+                                  best_path=run_path / BEST_NAME, stop_return=training.eval_stop_return)
+        cbs.append(evaluation)
+    if training.checkpoint_interval:
+        cbs.append(CheckpointCallback(training.checkpoint_interval, run_path / CHECKPOINT_NAME))
+    tb = None
+    if options.tensorboard:
+        from snnrl.pipeline.tensorboard import TensorBoardCallback
+
+        tb = TensorBoardCallback(str(run_path), hparams=config.source, log_interval=training.log_interval,
+                                 image_interval=training.image_interval)
+        cbs.append(tb)
+    if options.minutes > 0:
+        cbs.append(StopOnTimeBudget(options.minutes))
+    if options.progress:
+        cbs.append(ProgressBarCallback(total=options.episodes, minutes=options.minutes))
+    elif log is not None:
+        cbs.append(PrintCallback(every=max(1, options.episodes // 20), file=out))
+    cbs.extend(callbacks)
+    return CallbackList(cbs, logger=Logger()), evaluation, tb
+
+
+def _baseline(trainer: Trainer, record: _RunRecord, episodes: int, out: TextIO) -> None:
+    """Play the random baseline on the first training seeds, unless the run has one."""
+    if episodes and not record.baseline_returns:
+        t0 = time.perf_counter()
+        record.baseline_returns, _ = trainer.run_random(episodes)
+        trainer.metadata[_RUN_KEY] = dataclasses.asdict(record)
+        print(f"random policy on the training seeds of episodes 1-{episodes}: mean return "
+              f"{summarize(record.baseline_returns)['mean']:.2f} ({time.perf_counter() - t0:.1f} s)", file=out)
+
+
+def _train(trainer: Trainer, config: AgentConfig, options: _Options, cbs: CallbackList, run_path: Path,
+           out: TextIO) -> tuple[float, int]:
+    """Train and write the final checkpoint; returns the seconds and the steps it took."""
+    print(f"training {config.name} on {config.env_name} (seed {config.seed}) for up to {options.episodes} episodes"
+          f"{f' or {options.minutes:g} min' if options.minutes > 0 else ''}; run directory {run_path}", file=out)
+    t0 = time.perf_counter()
+    steps0 = trainer.total_steps
+    trainer.learn(options.episodes, callback=cbs)
+    seconds = time.perf_counter() - t0
+    trainer.save_checkpoint(run_path / CHECKPOINT_NAME)
+    return seconds, trainer.total_steps - steps0
+
+
+def _evaluate_final(trainer: Trainer, result: RunResult, episodes: int, out: TextIO) -> None:
+    """The final policy's deterministic evaluation on the evaluation seeds."""
+    returns, lengths = trainer.evaluate(episodes)
+    result.evaluation = {**summarize(returns), "returns": returns, "mean_length": sum(lengths) / len(lengths),
+                         "deterministic": True}
+    print(f"evaluation over {episodes} episodes: mean return {result.evaluation['mean']:.2f} "
+          f"+- {result.evaluation['std']:.2f}", file=out)
+
+
+def _evaluate_best(trainer: Trainer, result: RunResult, best: tuple[int, float], path: Path, episodes: int,
+                   out: TextIO) -> None:
+    """The best policy's evaluation on the same episodes: its weights in the trainer's policy slot,
+    played with the same environments (every episode is reset with its seed)."""
+    from snnrl.policy import load_policy
+
+    final = trainer.policy
+    trainer.policy, _ = load_policy(path, final.device)
+    try:
+        returns, _ = trainer.evaluate(episodes)
+    finally:
+        trainer.policy = final
+    result.evaluation_best = {**summarize(returns), "returns": returns, "episode": best[0],
+                              "selection_mean": best[1], "deterministic": True, "checkpoint": str(path)}
+    print(f"best policy (episode {best[0]}, periodic evaluation {best[1]:.2f}): mean return "
+          f"{result.evaluation_best['mean']:.2f} +- {result.evaluation_best['std']:.2f} over "
+          f"{episodes} evaluation episodes", file=out)
+
+
+def _evaluate(trainer: Trainer, result: RunResult, evaluation: EvalCallback | None, run_path: Path,
+              config: AgentConfig, episodes: int, out: TextIO) -> None:
+    """The final evaluations and what the periodic ones found."""
+    if episodes:
+        _evaluate_final(trainer, result, episodes, out)
+        if evaluation is not None and evaluation.best is not None and (run_path / BEST_NAME).is_file():
+            _evaluate_best(trainer, result, evaluation.best, run_path / BEST_NAME, episodes, out)
+    if evaluation is not None and evaluation.history:
+        result.eval_history = [[episode, mean] for episode, mean in evaluation.history]
+    if evaluation is not None and evaluation.stopped is not None:
+        result.eval_stopped = evaluation.stopped
+        print(f"stopped after episode {evaluation.stopped}: a periodic evaluation reached "
+              f"{config.training.eval_stop_return:g}", file=out)
+
+
+def _plot(trainer: Trainer, config: AgentConfig, result: RunResult, baseline: list[float], run_path: Path,
+          episodes: int, out: TextIO) -> None:
+    """``learning_curve.png``, with the evaluations as reference lines."""
+    try:
+        from snnrl.analysis.learning import plot_learning_curve
+    except ImportError as e:
+        print(f"no learning-curve PNG: {e}", file=out)
+        return
+    refs = {}
+    if result.evaluation is not None:
+        refs[f"final policy, evaluation ({episodes} ep.)"] = result.evaluation["mean"]
+    if result.evaluation_best is not None:
+        refs[f"best policy (ep. {result.evaluation_best['episode']}), evaluation ({episodes} ep.)"] = \
+            result.evaluation_best["mean"]
+    try:
+        plot_learning_curve(trainer.returns, run_path / "learning_curve.png",
+                            window=max(5, min(100, len(trainer.returns) // 10 or 1)), references=refs,
+                            baseline_returns=baseline or None,
+                            title=f"{config.name} on {config.env_name}, seed {config.seed}")
+    except ImportError as e:
+        print(f"no learning-curve PNG: {e}", file=out)
+        return
+    result.learning_curve = str(run_path / "learning_curve.png")
 
 
 def train_agent(
@@ -104,16 +401,18 @@ def train_agent(
     eval_episodes: int | None = None,
     callbacks: Sequence[Callback] = (),
     log: TextIO | None = None,
-) -> dict[str, Any]:
+) -> RunResult:
     """Train an agent preset in a run directory; returns the results (also in ``results.json``).
 
     Args:
         agent: an agent preset (path, name or :class:`AgentConfig`).
         overrides: ``key.path=value`` changes to the preset.
         runs_dir: where new run directories go.
-        run_dir: the run directory (default ``<runs_dir>/<run_name>``).
-        resume: continue from a checkpoint, a run directory, or ``"last"`` (the newest run of
-            this env/agent/seed under ``runs_dir``); the run directory is the checkpoint's.
+        run_dir: the run directory (default: a new ``<runs_dir>/<run_name>``).
+        resume: continue from a checkpoint, a run directory, or ``"last"`` (the run of this
+            env/agent/seed under ``runs_dir`` whose checkpoint was written last); the run
+            directory is the checkpoint's. A checkpoint of another agent or environment is an
+            :class:`AgentError`, raised before anything is built.
         episodes: total episodes (default ``training.episodes``).
         minutes: wall-clock budget (default ``training.minutes``; 0: none).
         tensorboard: write TensorBoard logs.
@@ -124,124 +423,48 @@ def train_agent(
             ``training.baseline_episodes``).
         eval_episodes: deterministic evaluation episodes at the end (default
             ``training.eval_episodes``).
-        callbacks: more callbacks.
+        callbacks: more callbacks (they share the run's :class:`~snnrl.pipeline.callbacks.Logger`).
         log: where to print (default stdout).
     """
-    import sys
-
     out = log if log is not None else sys.stdout
     config = load_agent(agent, overrides)
-    training = config.training
-    episodes = int(training["episodes"] if episodes is None else episodes)
-    minutes = float(training["minutes"] if minutes is None else minutes)
-    eval_episodes = int(training["eval_episodes"] if eval_episodes is None else eval_episodes)
-    baseline_episodes = int(training["baseline_episodes"] if baseline_episodes is None else baseline_episodes)
+    options = _options(config, episodes=episodes, minutes=minutes, eval_episodes=eval_episodes,
+                       baseline_episodes=baseline_episodes, tensorboard=tensorboard, progress=progress, plot=plot)
+    ckpt = _resume_checkpoint(config, resume, runs_dir, out) if resume is not None else None
     trainer = build_trainer(config)
-    resumed_from = None
-    if resume is not None:
-        ckpt = find_resume_checkpoint(resume, runs_dir, f"{config.env_name}__{config.name}__{config.seed}__")
-        trainer.load_checkpoint(ckpt)
-        resumed_from = str(ckpt)
-        run_path = ckpt.parent
-        print(f"resuming {run_path} at episode {trainer.episodes_done}", file=out)
-    else:
-        run_path = Path(run_dir) if run_dir is not None else Path(runs_dir) / run_name(config)
-    run_path.mkdir(parents=True, exist_ok=True)
-    trainer.metadata["run_dir"] = run_path.name
-    checkpoint = run_path / CHECKPOINT_NAME
-    cbs: list[Callback] = []
-    if training["checkpoint_interval"]:
-        cbs.append(CheckpointCallback(training["checkpoint_interval"], checkpoint))
-    tb = None
-    if tensorboard:
-        from snnrl.pipeline.tensorboard import TensorBoardCallback
+    try:
+        return _run(trainer, config, options, ckpt, runs_dir, run_dir, callbacks, log, out)
+    finally:
+        trainer.close()
 
-        tb = TensorBoardCallback(str(run_path), hparams=config.source, log_interval=training["log_interval"],
-                                 image_interval=training["image_interval"])
-        cbs.append(tb)
-    if training["eval_interval"]:
-        cbs.append(EvalCallback(training["eval_interval"], training["eval_interval_episodes"],
-                                best_path=run_path / BEST_NAME, writer=tb, stop_return=training["eval_stop_return"]))
-    if minutes > 0:
-        cbs.append(StopOnTimeBudget(minutes))
-    if progress:
-        cbs.append(ProgressBarCallback(total=episodes, minutes=minutes))
-    elif log is not None:
-        cbs.append(PrintCallback(every=max(1, episodes // 20), file=out))
-    cbs.extend(callbacks)
-    baseline = trainer.metadata.get("baseline_returns")
-    if baseline_episodes and not baseline:
-        t0 = time.perf_counter()
-        baseline, _ = trainer.run_random(baseline_episodes)
-        trainer.metadata["baseline_returns"] = baseline
-        print(f"random policy on the training seeds of episodes 1-{baseline_episodes}: mean return "
-              f"{summarize(baseline)['mean']:.2f} ({time.perf_counter() - t0:.1f} s)", file=out)
-    print(f"training {config.name} on {config.env_name} (seed {config.seed}) for up to {episodes} episodes"
-          f"{f' or {minutes:g} min' if minutes > 0 else ''}; run directory {run_path}", file=out)
-    t0 = time.perf_counter()
-    steps0 = trainer.total_steps
-    trainer.learn(episodes, callback=cbs)
-    seconds = time.perf_counter() - t0
-    trainer.save_checkpoint(checkpoint)
-    results: dict[str, Any] = {
-        "agent": config.name, "env": config.env_name, "seed": config.seed, "run_dir": str(run_path),
-        "episodes": trainer.episodes_done, "total_steps": trainer.total_steps,
-        "seconds": round(seconds, 2),
-        "steps_per_second": round((trainer.total_steps - steps0) / max(seconds, 1e-9), 1),
-        "train_returns": trainer.returns, "train_last_100": summarize(trainer.returns[-100:]),
-        "checkpoint": str(checkpoint), "resumed_from": resumed_from,
-    }
-    if baseline:
-        results["random_baseline"] = summarize(baseline)
-    if eval_episodes:
-        returns, lengths = trainer.evaluate(eval_episodes)
-        results["evaluation"] = {**summarize(returns), "returns": returns, "mean_length": sum(lengths) / len(lengths),
-                                 "deterministic": True}
-        print(f"evaluation over {eval_episodes} episodes: mean return {results['evaluation']['mean']:.2f} "
-              f"+- {results['evaluation']['std']:.2f}", file=out)
-    best = trainer.metadata.get("best_eval")
-    if eval_episodes and best is not None and (run_path / BEST_NAME).is_file():
-        best_trainer = build_trainer(config)
-        best_trainer.load_checkpoint(run_path / BEST_NAME)
-        returns, lengths = best_trainer.evaluate(eval_episodes)
-        best_trainer.close()
-        results["evaluation_best"] = {**summarize(returns), "returns": returns, "episode": best[0],
-                                      "selection_mean": best[1], "deterministic": True,
-                                      "checkpoint": str(run_path / BEST_NAME)}
-        print(f"best policy (episode {best[0]}, periodic evaluation {best[1]:.2f}): mean return "
-              f"{results['evaluation_best']['mean']:.2f} +- {results['evaluation_best']['std']:.2f} over "
-              f"{eval_episodes} evaluation episodes", file=out)
-    if trainer.metadata.get("eval_history"):
-        results["eval_history"] = trainer.metadata["eval_history"]
-    if trainer.metadata.get("eval_stopped") is not None:
-        results["eval_stopped"] = trainer.metadata["eval_stopped"]
-        print(f"stopped after episode {trainer.metadata['eval_stopped']}: a periodic evaluation reached "
-              f"{training['eval_stop_return']:g}", file=out)
+
+def _run(trainer: Trainer, config: AgentConfig, options: _Options, ckpt: Path | None,
+         runs_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str] | None, callbacks: Sequence[Callback],
+         log: TextIO | None, out: TextIO) -> RunResult:
+    """:func:`train_agent` once the trainer is built."""
+    run_path, record = _prepare_run(trainer, config, ckpt, runs_dir, run_dir, out)
+    cbs, evaluation, tb = _callbacks(config, options, run_path, callbacks, log, out)
+    _baseline(trainer, record, options.baseline_episodes, out)
+    seconds, steps = _train(trainer, config, options, cbs, run_path, out)
+    result = RunResult(
+        agent=config.name, env=config.env_name, seed=config.seed, run_dir=str(run_path),
+        episodes=trainer.episodes_done, total_steps=trainer.total_steps, seconds=round(seconds, 2),
+        steps_per_second=round(steps / max(seconds, 1e-9), 1), train_returns=list(trainer.returns),
+        train_last_100=summarize(trainer.returns[-100:]), checkpoint=str(run_path / CHECKPOINT_NAME),
+        resumed_from=str(ckpt) if ckpt is not None else None,
+        random_baseline=summarize(record.baseline_returns) if record.baseline_returns else None)
+    _evaluate(trainer, result, evaluation, run_path, config, options.eval_episodes, out)
     if tb is not None:
-        if "evaluation" in results:
-            tb.writer.add_scalar("eval/mean_return", results["evaluation"]["mean"], trainer.episodes_done)
+        if result.evaluation is not None:
+            cbs.logger.record("eval/mean_return", result.evaluation["mean"])
+            cbs.logger.dump(trainer.episodes_done)
         tb.close()
-    if plot:
-        try:
-            from snnrl.analysis.learning import plot_learning_curve
-
-            refs = {}
-            if "evaluation" in results:
-                refs[f"final policy, evaluation ({eval_episodes} ep.)"] = results["evaluation"]["mean"]
-            if "evaluation_best" in results:
-                refs[f"best policy (ep. {best[0]}), evaluation ({eval_episodes} ep.)"] = \
-                    results["evaluation_best"]["mean"]
-            plot_learning_curve(trainer.returns, run_path / "learning_curve.png", window=max(5, min(100, len(
-                trainer.returns) // 10 or 1)), references=refs, baseline_returns=baseline,
-                title=f"{config.name} on {config.env_name}, seed {config.seed}")
-            results["learning_curve"] = str(run_path / "learning_curve.png")
-        except ImportError as e:
-            print(f"no learning-curve PNG: {e}", file=out)
-    (run_path / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    if options.plot:
+        _plot(trainer, config, result, record.baseline_returns, run_path, options.eval_episodes, out)
+    (run_path / "results.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     print(f"{trainer.episodes_done} episodes, {trainer.total_steps} steps in {seconds:.1f} s "
-          f"({results['steps_per_second']:.0f} steps/s); mean return of the last 100: "
-          f"{results['train_last_100']['mean']:.2f}", file=out)
-    print(f"wrote {checkpoint}, {run_path / 'results.json'}"
-          + (f", {results['learning_curve']}" if "learning_curve" in results else ""), file=out)
-    trainer.close()
-    return results
+          f"({result.steps_per_second:.0f} steps/s); mean return of the last 100: "
+          f"{result.train_last_100['mean']:.2f}", file=out)
+    print(f"wrote {result.checkpoint}, {run_path / 'results.json'}"
+          + (f", {result.learning_curve}" if result.learning_curve is not None else ""), file=out)
+    return result

@@ -16,6 +16,8 @@ every ``image_interval`` episodes
     ``weights/<connection>`` histograms; images ``images/raster`` (the spikes of every layer of
     environment 0 during the last ``raster_windows`` decision windows) and
     ``images/weights/<connection>`` (the weight matrix, or receptive fields for 2-D inputs);
+whatever the callbacks record in their :class:`~snnrl.pipeline.callbacks.Logger`
+    (``eval/mean_return`` of :class:`~snnrl.pipeline.EvalCallback`) at the step it is dumped at;
 once
     the agent's hyperparameters (the HPARAMS tab; metric ``hparams/mean_return``, the mean
     return of the last 100 episodes, written at the end) and the agent preset as text
@@ -103,7 +105,13 @@ class TensorBoardCallback(Callback):
     def _init_callback(self) -> None:
         if self.writer is None:
             self.writer = _summary_writer()(self.log_dir)
+        self.logger.add_output(self.write_scalar)
         self.trainer.policy.record = True  # type: ignore[union-attr]
+
+    def write_scalar(self, key: str, value: float, step: int) -> None:
+        """Write one scalar (the output this callback adds to its logger)."""
+        if self.writer is not None:
+            self.writer.add_scalar(key, value, step)
 
     def _on_training_start(self) -> None:
         self._t0 = time.perf_counter()
@@ -164,6 +172,7 @@ class TensorBoardCallback(Callback):
                 w.add_scalar("train/epsilon", float(eps), step)
         if self.image_interval and step % self.image_interval == 0:
             self._images(step)
+        self.logger.dump(step)
         return True
 
     def _weighted(self) -> list[tuple[str, Any]]:
@@ -188,10 +197,12 @@ class TensorBoardCallback(Callback):
         returns = self.trainer.returns  # type: ignore[union-attr]
         if returns:
             self.writer.add_scalar("hparams/mean_return", float(np.mean(returns[-100:])), len(returns))
+        self.logger.dump(self.trainer.episodes_done)  # type: ignore[union-attr]
         self.writer.flush()
 
     def close(self) -> None:
-        """Close the event file."""
+        """Close the event file (values recorded but not dumped since are dropped)."""
+        self.logger.remove_output(self.write_scalar)
         if self.writer is not None:
             self.writer.close()
             self.writer = None

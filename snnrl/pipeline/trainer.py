@@ -83,9 +83,18 @@ class RewardShaping:
         return out
 
     @classmethod
-    def from_table(cls, table: Mapping[str, Any]) -> RewardShaping:
-        """From an agent preset's ``[reward]`` table (its ``signal`` key is ignored)."""
-        return cls(**{f.name: table[f.name] for f in dataclasses.fields(cls) if f.name in table})
+    def from_table(cls, table: Mapping[str, Any] | Any) -> RewardShaping:
+        """From an agent preset's ``[reward]`` table: a mapping or a
+        :class:`~snnrl.pipeline.agent.RewardConfig` (its ``signal`` is the reward signal's, not
+        shaping). Any other key that is not a field here is an error that names it."""
+        values: Mapping[str, Any] = table
+        if dataclasses.is_dataclass(table) and not isinstance(table, type):
+            values = {f.name: getattr(table, f.name) for f in dataclasses.fields(table)}
+        names = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in names and key != "signal":
+                raise ValueError(f"unknown key 'reward.{key}' of the reward shaping; valid keys: {['signal', *names]}")
+        return cls(**{name: values[name] for name in names if name in values})
 
 
 class LinearCritic:
@@ -391,17 +400,17 @@ class Trainer:
             truncated |= valid & (run.ep_len >= self.max_episode_steps) & ~terminated
         reward = np.where(valid, reward, 0.0)
         run.ep_ret += reward
-        shaped = np.where(valid, self.shaping(reward, terminated, getattr(driver, "life_lost", None)), 0.0)
+        shaped = np.where(valid, self.shaping(reward, terminated, driver.life_lost), 0.0)
         run.ep_shaped += shaped
         if run.count:
             self.total_steps += int(valid.sum())
         x2 = policy.obs_to_input(obs2)
         stop = False
         if learn:
-            m = self._modulator(shaped, terminated, phi, x2, valid, run.n == 1)
+            m = self._modulator(shaped, terminated, phi, x2, valid)
             factor = self.lr_schedule(self.episodes_done) if self.lr_schedule is not None else 1.0
             policy.network.deliver_reward(m if factor == 1.0 else m * factor)
-            m_np = np.full(run.n, m) if run.n == 1 else m.cpu().numpy()
+            m_np = m.cpu().numpy()
             run.ep_mod += m_np
             run.ep_mod_abs += np.abs(m_np)
             stop = not callback.on_update(m)
@@ -409,7 +418,7 @@ class Trainer:
         if invalid.any():  # NEXT_STEP autoreset: a new episode began without our reset
             policy.reset(invalid)
             if learn:
-                self.reward_signal.reset_state_variables(None if run.n == 1 else torch.as_tensor(invalid))
+                self.reward_signal.reset_state_variables(torch.as_tensor(invalid))
         done = valid & (terminated | truncated)
         if done.any():
             stop = self._end_episodes(run, done, terminated, callback) or stop
@@ -421,12 +430,11 @@ class Trainer:
     def _end_episodes(self, run: _Run, done: np.ndarray, terminated: np.ndarray, callback: Callback) -> bool:
         """Close the episodes that ended (``done``); pick the environments to reset into
         ``run.reset_mask``. Returns whether a callback asked to stop."""
-        scalar = run.n == 1
         mask = torch.as_tensor(done)
         if run.learn:
-            self.reward_signal.end_episode(None if scalar else mask)
+            self.reward_signal.end_episode(mask)
             if self.critic is not None:
-                self.critic.reset(None if scalar else mask)
+                self.critic.reset(mask)
         self.policy.reset(done)
         run.reset_mask = np.zeros(run.n, dtype=bool)
         stop = False
@@ -454,32 +462,25 @@ class Trainer:
                 run.reset_mask[i] = True
             else:
                 run.active[i] = False
-                if getattr(self.driver, "steps_all", False):  # a VectorEnv steps every env: reset it anyway
+                if self.driver.steps_all:  # a VectorEnv steps every env: reset it anyway
                     run.seeds[i] = None
                     run.reset_mask[i] = True
         return stop
 
     def _modulator(self, shaped: np.ndarray, terminated: np.ndarray, phi: Tensor | None, x2: Tensor,
-                   valid: np.ndarray, scalar: bool) -> float | Tensor:
+                   valid: np.ndarray) -> Tensor:
+        """The modulator of this step, one value per environment ``(B,)`` (zero where the step was
+        not valid); the network turns a one-environment batch into a number once."""
         signal, critic = self.reward_signal, self.critic
-        if critic is not None:
-            phi2 = critic.features(x2)
-            v, v2 = critic.value(phi), critic.value(phi2)
-            term = torch.as_tensor(terminated)
-            if scalar:
-                m = signal.step(float(shaped[0]), value=float(v[0]), next_value=float(v2[0]),
-                                terminated=bool(terminated[0]))
-                delta = torch.tensor([float(m)])
-            else:
-                m = signal.step(torch.as_tensor(shaped, dtype=torch.float32), value=v, next_value=v2, terminated=term)
-                delta = m * torch.as_tensor(valid, dtype=torch.float32)
-                m = delta
-            critic.update(phi, delta)
-            return m
-        if scalar:
-            return float(signal.step(float(shaped[0])))
-        m = signal.step(torch.as_tensor(shaped, dtype=torch.float32))
-        return m * torch.as_tensor(valid, dtype=torch.float32)
+        r = torch.as_tensor(shaped, dtype=torch.float32)
+        keep = torch.as_tensor(valid, dtype=torch.float32)
+        if critic is None:
+            return torch.as_tensor(signal.step(r), dtype=torch.float32) * keep
+        v, v2 = critic.value(phi), critic.value(critic.features(x2))
+        delta = torch.as_tensor(signal.step(r, value=v, next_value=v2, terminated=torch.as_tensor(terminated)),
+                                dtype=torch.float32) * keep
+        critic.update(phi, delta)
+        return delta
 
     def _accumulate_rates(self, sums: dict[str, Tensor], x: Tensor) -> None:
         policy = self.policy

@@ -258,6 +258,45 @@ class DiscreteDecoder(Decoder):
         top = scores == scores.max(dim=1, keepdim=True).values
         return torch.where(top, noise + 1.0, torch.zeros_like(noise)).argmax(dim=1)
 
+    def probabilities(self, counts: Tensor) -> Tensor:
+        """The policy's action probabilities given the window's counts per action.
+
+        The greedy decoders' policy: uniform over the actions with the most spikes (the ties
+        the decoder breaks at random). Sampling decoders override it with their distribution.
+
+        Shape: ``(B, A)`` -> ``(B, A)``, rows sum to 1.
+        """
+        top = (counts == counts.max(dim=1, keepdim=True).values).float()
+        return top / top.sum(1, keepdim=True)
+
+    def action_error(self, spikes: Tensor, actions: Tensor) -> Tensor:
+        r"""The readout's error per action, ``1[a = k] - π_k`` (what a learning signal needs).
+
+        For a softmax policy over counts this is the derivative of ``log π_a`` with respect to
+        the counts (times the temperature): a positive modulator times it makes the chosen
+        action more likely and the others less, and its expectation under the policy is zero.
+
+        Shape:
+            ``spikes``: ``(T, B, n_out)``; ``actions``: ``(B,)`` as this decoder returned them;
+            output ``(B, A)`` float32.
+        """
+        self._check_bound()
+        probs = self.probabilities(self.counts(_flat_spikes(spikes, self.n_out)))
+        start = int(getattr(self.action_space, "start", 0))
+        index = actions.to(device=probs.device, dtype=torch.long).reshape(-1, 1) - start
+        if index.shape[0] != probs.shape[0] or bool(((index < 0) | (index >= probs.shape[1])).any()):
+            raise ValueError(f"actions must be ({probs.shape[0]},) values of the action space, got "
+                             f"{actions.tolist()}")
+        return torch.zeros_like(probs).scatter_(1, index, 1.0).sub_(probs)
+
+    def neuron_error(self, spikes: Tensor, actions: Tensor) -> Tensor:
+        """:meth:`action_error` for each output neuron (the error of the action it votes for).
+
+        Shape: as :meth:`action_error`; output ``(B, n_out)``.
+        """
+        err = self.action_error(spikes, actions)
+        return err.repeat_interleave(self.neurons_per_action, dim=1) if self.neurons_per_action > 1 else err
+
     def sample(self, probs: Tensor) -> Tensor:
         """One draw per row from ``probs`` ``(B, A)`` (rows sum to 1) -> ``(B,)`` int64."""
         u = torch.rand(probs.shape[0], 1, generator=self.generator).to(probs.device)
@@ -291,11 +330,14 @@ class SoftmaxCounts(DiscreteDecoder):
     def params(self) -> dict[str, Any]:
         return {"temperature": self.temperature, **super().params()}
 
+    def probabilities(self, counts: Tensor) -> Tensor:
+        return torch.softmax(counts / self.temperature, dim=1)
+
     def _decode(self, spikes: Tensor, deterministic: bool) -> Tensor:
         counts = self.counts(spikes)
         if deterministic:
             return self._offset(self.argmax(counts))
-        return self._offset(self.sample(torch.softmax(counts / self.temperature, dim=1)))
+        return self._offset(self.sample(self.probabilities(counts)))
 
 
 @register_decoder
@@ -307,9 +349,11 @@ class MultinomialCounts(DiscreteDecoder):
         counts = self.counts(spikes)
         if deterministic:
             return self._offset(self.argmax(counts))
+        return self._offset(self.sample(self.probabilities(counts)))
+
+    def probabilities(self, counts: Tensor) -> Tensor:
         total = counts.sum(1, keepdim=True)
-        probs = torch.where(total > 0, counts / total.clamp(min=1e-12), torch.full_like(counts, 1.0 / counts.shape[1]))
-        return self._offset(self.sample(probs))
+        return torch.where(total > 0, counts / total.clamp(min=1e-12), torch.full_like(counts, 1.0 / counts.shape[1]))
 
 
 @register_decoder

@@ -257,6 +257,10 @@ class SpikingPolicy:
         if not self.carry_state:  # neurons at rest; the learning rules' eligibility carries on
             for layer in net.layers.values():
                 layer.reset_state_variables()
+            if learn:
+                for conn in net.connections.values():
+                    if conn.rule is not None:
+                        conn.rule.reset_neuron_state()
         monitors = net.monitors
         monitors[_MONITOR_PREFIX + "out"] = self._out_monitor
         for name, mon in self._record.items():
@@ -405,6 +409,8 @@ class SpikingPolicy:
 
         ``metadata`` (plain data) is stored next to it; :func:`load_policy` returns it.
         """
+        from snnrl.checkpoint import save_checkpoint
+
         meta = dict(metadata or {})
         if _METADATA_KEY in meta:
             raise ValueError(f"metadata key {_METADATA_KEY!r} is reserved")
@@ -418,7 +424,7 @@ class SpikingPolicy:
         if len(sizes) == 1 and batch not in sizes:
             net.batch_size = sizes.pop()
         try:
-            net.save(os.fspath(path), meta)
+            save_checkpoint(net, os.fspath(path), meta)
         finally:
             net.batch_size = batch
 
@@ -473,5 +479,5 @@ def load_policy(path: str | os.PathLike[str],
     config = metadata.pop(_METADATA_KEY, None)
     if not isinstance(config, Mapping):
         raise CheckpointError(f"{os.fspath(path)}: a network checkpoint without a policy (no {_METADATA_KEY!r} "
-                              "metadata); load it with Network.load")
+                              "metadata); load it with snnrl.checkpoint.load_checkpoint")
     return SpikingPolicy.from_config(ckpt.network, config), metadata

@@ -6,6 +6,7 @@ supervised by clamping, locally connected and convolutional variants), readouts 
 * :mod:`snnrl.vision.models`: :class:`DiehlCook` (fast fused simulation that equals the generic
   :class:`snnrl.network.Network` it builds with ``to_network()``), presets, LC and conv variants;
 * :mod:`snnrl.vision.engine`: the fused simulation loops;
+* :mod:`snnrl.vision.types`: :class:`DiehlCookConfig` and :class:`Activity`, shared by the two;
 * :mod:`snnrl.vision.evaluation`: label assignment, all-activity, proportion weighting, n-gram
   and logistic-regression readouts;
 * :mod:`snnrl.vision.training`: :class:`Trainer` (progress, running accuracy, checkpoints,

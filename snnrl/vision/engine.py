@@ -35,9 +35,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from snnrl.functional.lif import _one_spike
+from snnrl.vision.types import Activity
 
 if TYPE_CHECKING:
-    from snnrl.vision.models import Activity, DiehlCook
+    from snnrl.vision.models import DiehlCook
 
 __all__ = ["simulate"]
 
@@ -76,13 +77,11 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
             form between excitatory spikes (see :func:`_learn_single`); 1 steps one by one.
 
     Returns:
-        :class:`snnrl.vision.models.Activity`.
+        :class:`snnrl.vision.types.Activity`.
 
     Shape:
         ``spikes``: ``(T, B, n_input)`` bool; ``clamp``: ``(B, N)`` bool; ``drive``: ``(B, N)``.
     """
-    from snnrl.vision.models import Activity
-
     c = model.config
     if spikes.dim() != 3 or spikes.shape[2] != c.n_input:
         raise ValueError(f"spikes must be (T, B, {c.n_input}), got {tuple(spikes.shape)}")
@@ -317,8 +316,6 @@ def _learn_single(model: DiehlCook, spikes: Tensor, rest_steps: int,  # noqa: C9
     (spike, reset, threshold increase, potentiation of the winner's column), then the next
     chunk starts. The result equals step-by-step simulation up to floating-point rounding.
     """
-    from snnrl.vision.models import Activity
-
     c = model.config
     s_in = spikes[:, 0]
     t_in = int(s_in.shape[0])

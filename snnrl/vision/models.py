@@ -26,13 +26,13 @@ STDP updates ``W`` with the spikes of step ``t`` (traces include them).
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from snnrl.vision.engine import simulate
+from snnrl.vision.types import INHIBITION, REDUCTIONS, Activity, DiehlCookConfig  # noqa: F401 (re-exported)
 
 __all__ = [
     "PRESETS",
@@ -46,105 +46,6 @@ __all__ = [
     "same_location_inhibition",
 ]
 
-INHIBITION = ("layer", "direct")
-REDUCTIONS = ("sum", "mean")
-
-
-@dataclass(frozen=True)
-class DiehlCookConfig:
-    """Parameters of a Diehl & Cook network (time in ms, voltages in mV, rates in Hz).
-
-    Attributes:
-        n_input: input neurons (784 for MNIST).
-        n_neurons: excitatory neurons (and inhibitory ones with ``inhibition="layer"``).
-        inhibition: ``"layer"`` (Ae <-> Ai) or ``"direct"`` (Ae -> Ae).
-        exc: weight of ``Ae -> Ai`` (one to one).
-        inh: strength of the inhibition (``Ai -> Ae`` or ``Ae -> Ae`` weights are ``-inh``).
-        thresh, rest, reset, refrac, tc_decay: excitatory LIF parameters.
-        theta_plus: threshold increase per spike; tc_theta_decay: its decay time constant.
-        one_spike: at most one excitatory spike per step and image (BindsNET's
-            ``DiehlAndCookNodes``; chosen uniformly among the neurons above threshold).
-        inh_thresh, inh_rest, inh_reset, inh_refrac, inh_tc_decay: inhibitory LIF parameters.
-        nu_pre, nu_post: STDP rates (depression on input spikes, potentiation on output spikes).
-        tc_pre, tc_post: STDP trace time constants.
-        wmin, wmax: weight bounds.
-        norm: every excitatory neuron's input weights are scaled to sum to this before each
-            image (None: no normalisation).
-        init_scale: initial weights are ``U(0, init_scale)`` (then normalised).
-        dt: time step.
-        reduction: how weight and threshold changes of the images of one mini-batch combine:
-            ``"sum"`` (each image counts as if presented alone) or ``"mean"``.
-    """
-
-    n_input: int = 784
-    n_neurons: int = 100
-    inhibition: str = "layer"
-    exc: float = 22.5
-    inh: float = 120.0
-    thresh: float = -52.0
-    rest: float = -65.0
-    reset: float = -60.0
-    refrac: float = 5.0
-    tc_decay: float = 100.0
-    theta_plus: float = 0.05
-    tc_theta_decay: float = 1e7
-    one_spike: bool = True
-    inh_thresh: float = -40.0
-    inh_rest: float = -60.0
-    inh_reset: float = -45.0
-    inh_refrac: float = 2.0
-    inh_tc_decay: float = 10.0
-    nu_pre: float = 1e-4
-    nu_post: float = 1e-2
-    tc_pre: float = 20.0
-    tc_post: float = 20.0
-    wmin: float = 0.0
-    wmax: float = 1.0
-    norm: float | None = 78.4
-    init_scale: float = 0.3
-    dt: float = 1.0
-    reduction: str = "sum"
-
-    def __post_init__(self) -> None:
-        for name in ("n_input", "n_neurons"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if self.inhibition not in INHIBITION:
-            raise ValueError(f"inhibition must be one of {INHIBITION}, got {self.inhibition!r}")
-        if self.reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if f.type in ("float", "float | None") and v is not None:
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise ValueError(f"{f.name} must be a finite number, got {v!r}")
-        for name in ("tc_decay", "tc_theta_decay", "inh_tc_decay", "tc_pre", "tc_post", "dt", "init_scale"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("refrac", "inh_refrac", "theta_plus", "nu_pre", "nu_post", "inh"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.norm is not None and not self.norm > 0:
-            raise ValueError(f"norm must be > 0 or None, got {self.norm!r}")
-        if not self.wmin <= self.wmax:
-            raise ValueError(f"wmin={self.wmin} must be <= wmax={self.wmax}")
-        if not (self.inh_rest < self.inh_thresh and self.inh_reset < self.inh_thresh):
-            raise ValueError("inh_rest and inh_reset must lie below inh_thresh (inhibitory neurons only fire "
-                             "when driven)")
-
-    def replace(self, **changes: Any) -> DiehlCookConfig:
-        """A copy with some fields changed (unknown names are an error)."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f"unknown DiehlCookConfig fields: {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data (for checkpoints and logs)."""
-        return dataclasses.asdict(self)
-
-
 #: Named parameter sets. ``"bindsnet"``: BindsNET 0.3.4's ``DiehlAndCook2015`` with its
 #: ``eth_mnist.py`` defaults (exc 22.5, inh 120, reset -60, one spike per step).
 #: ``"bindsnet-v2"``: its ``DiehlAndCook2015v2`` (direct inhibition). ``"paper"``: Diehl & Cook
@@ -157,29 +58,6 @@ PRESETS: dict[str, DiehlCookConfig] = {
     "paper": DiehlCookConfig(reset=-65.0, one_spike=False, norm=78.0),
     "tuned": DiehlCookConfig(one_spike=False),
 }
-
-
-class Activity(NamedTuple):
-    """What one run of a :class:`DiehlCook` produced.
-
-    Attributes:
-        counts: excitatory spike counts per image, ``(B, N)`` float32.
-        events: every excitatory spike as ``(step, image, neuron)``, ``(E, 3)`` int64, in time
-            order (within a step by image, then neuron): the firing order n-gram readouts use.
-        steps: simulated steps.
-    """
-
-    counts: Tensor
-    events: Tensor
-    steps: int
-
-    def spikes(self) -> Tensor:
-        """Dense spikes ``(T, B, N)`` bool (for rasters)."""
-        b, n = self.counts.shape
-        out = torch.zeros(self.steps, b, n, dtype=torch.bool)
-        if self.events.numel():
-            out[self.events[:, 0], self.events[:, 1], self.events[:, 2]] = True
-        return out
 
 
 def local_mask(input_shape: tuple[int, int], kernel_size: int, stride: int, n_filters: int) -> Tensor:
@@ -228,6 +106,12 @@ class DiehlCook(nn.Module):
         weight ``(n_input, N)``, theta ``(N,)`` (mV), lateral ``(N, N)``, mask ``(n_input, N)``
         or None.
     """
+
+    # buffers (annotated for type checkers: nn.Module.__getattr__ is untyped)
+    weight: Tensor
+    theta: Tensor
+    lateral: Tensor
+    mask: Tensor | None
 
     def __init__(self, config: DiehlCookConfig | str = "bindsnet", *, mask: Tensor | None = None,
                  lateral: Tensor | None = None, weight: Tensor | None = None,
@@ -300,8 +184,6 @@ class DiehlCook(nn.Module):
         Shape:
             ``spikes``: ``(T, B, n_input)`` bool.
         """
-        from snnrl.vision.engine import simulate
-
         return simulate(self, spikes, learning=learning, rest=rest, clamp=clamp, clamp_rate=clamp_rate,
                         drive=drive, generator=generator, chunk=chunk)
 

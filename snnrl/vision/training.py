@@ -468,6 +468,8 @@ def save_checkpoint(path: str | Path, model: DiehlCook | NetworkModel, protocol:
 
     ``config`` overrides ``model.config`` in the file (the trainer stores the undecayed rates).
     """
+    from snnrl.checkpoint import save_checkpoint as _save
+
     meta = {
         "kind": "snnrl.vision.DiehlCook" if isinstance(model, DiehlCook) else "snnrl.vision.NetworkModel",
         "config": (config or model.config).to_dict(),
@@ -476,7 +478,7 @@ def save_checkpoint(path: str | Path, model: DiehlCook | NetworkModel, protocol:
         "seed": seed,
     }
     net = model.to_network()
-    net.save(str(path), metadata={"vision": meta})
+    _save(net, str(path), metadata={"vision": meta})
     return Path(path)
 
 

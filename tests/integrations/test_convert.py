@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from snnrl.checkpoint import load_checkpoint, save_checkpoint
 from snnrl.integrations.sb3.convert import (
     ConversionError,
     activation_code,
@@ -171,8 +172,8 @@ def test_converted_network_checkpoint_round_trip(tmp_path):
     net = _mlp(nn.Tanh)
     conv = convert_modules(net, torch.randn(100, 4), replicas=2)
     path = tmp_path / "snn.safetensors"
-    conv.network.save(str(path))
-    loaded = Network.load(str(path))
+    save_checkpoint(conv.network, str(path))
+    loaded = load_checkpoint(str(path)).network
     x = torch.randn(9, 4)
     a, _ = simulate(conv.network, x, 20, conv.v_init)
     b, _ = simulate(loaded, x, 20, conv.v_init)

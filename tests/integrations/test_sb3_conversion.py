@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from snnrl.checkpoint import save_checkpoint
 from snnrl.integrations.sb3 import (
     ConversionError,
     ConvertedPolicy,
@@ -197,7 +198,7 @@ def test_checkpoint_round_trip(tmp_path):
     obs = _cartpole_obs(30, seed=3)
     np.testing.assert_array_equal(agent.predict(obs, deterministic=True)[0], loaded.predict(obs, deterministic=True)[0])
     np.testing.assert_allclose(agent.action_values(obs), loaded.action_values(obs))
-    agent.network.save(str(tmp_path / "plain.safetensors"))  # no conversion metadata
+    save_checkpoint(agent.network, str(tmp_path / "plain.safetensors"))  # no conversion metadata
     with pytest.raises(ValueError, match="not a converted policy"):
         ConvertedPolicy.load(tmp_path / "plain.safetensors")
     with pytest.raises(ValueError, match="readout"):

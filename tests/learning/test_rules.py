@@ -454,7 +454,8 @@ def test_bad_reward_shape():
     conn = Connection(Input(2), Input(2), rule=MSTDPET())
     conn.source.step(torch.ones(1, 2, dtype=torch.bool))
     conn.target.step(torch.ones(1, 2, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"reward must be a number or a \(1,\) tensor, got shape \(3,\)"):
+    expected = r"reward must be a number, a \(1,\) tensor or a per-neuron \(1, 2\) tensor, got shape \(3,\)"
+    with pytest.raises(ValueError, match=expected):
         conn.rule.step(conn, torch.ones(3))
 
 

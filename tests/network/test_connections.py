@@ -1,9 +1,13 @@
 """Dense connection: propagation paths, constraints and the learning interface."""
 
+import math
+
 import pytest
 import torch
 
-from snnrl import Connection, Input, LIFNodes
+from snnrl import Connection, Input, LIFNodes, registry
+from snnrl.network import AbstractConnection, Plasticity
+from snnrl.network.connections.base import WeightLayout
 
 
 def pair(n_pre: int, n_post: int):
@@ -99,3 +103,74 @@ def test_bad_connection_arguments():
         Connection(src, tgt, torch.full((3, 2), float("nan")))
     with pytest.raises(ValueError, match="norm must be > 0"):
         Connection(src, tgt, norm=0.0)
+
+
+# ------------------------------------------------------------- the set-up in AbstractConnection
+class _Diagonal(AbstractConnection):
+    """A minimal weighted type: one weight per neuron of equal-size populations (only _layout)."""
+
+    def __init__(self, source, target, w=None, *, wmin=-math.inf, wmax=math.inf, rule=None, forward_rule=True):
+        super().__init__(source, target, w, wmin=wmin, wmax=wmax, rule=rule if forward_rule else None)
+
+    def _layout(self):
+        n = self.source.n
+        return WeightLayout((n,), "(source.n,)", [(n,)], "neuron", lambda sign: sign)
+
+    def _propagate(self, s):
+        return s.to(self.weight.dtype) * self.weight
+
+    def correlate(self, pre, post):
+        return pre * post
+
+
+class _Recorder:
+    """Not a LearningRule: any object with the Plasticity methods is accepted as a rule."""
+
+    def __init__(self):
+        self.bound = None
+
+    def bind(self, connection):
+        self.bound = connection
+
+    def step(self, connection, reward):
+        pass
+
+    def deliver(self, connection, modulator):
+        pass
+
+    def changes_weights(self, connection, reward):
+        return False
+
+    def accepts_sequence(self, connection, reward):
+        return False
+
+    def step_sequence(self, connection, s_pre, s_post, reward):
+        pass
+
+    def reset_state_variables(self, mask=None):
+        pass
+
+
+def test_the_base_constructor_runs_the_whole_set_up():
+    src, tgt = pair(4, 4)
+    rule = _Recorder()
+    conn = _Diagonal(src, tgt, torch.tensor([-2.0, 0.5, 3.0, 1.0]), wmin=0.0, wmax=2.0, rule=rule)
+    assert torch.equal(conn.weight, torch.tensor([0.0, 0.5, 2.0, 1.0]))  # bounds imposed on the initial weights
+    assert conn.rule is rule and rule.bound is conn and isinstance(rule, Plasticity)
+    assert conn.mask is None and conn.delay == 0 and not conn.stochastic
+    with pytest.raises(ValueError, match=r"w has shape \(3,\), expected \(source.n,\) = \(4,\)"):
+        _Diagonal(src, tgt, torch.zeros(3))
+    with pytest.raises(TypeError, match="rule must be a LearningRule instance, got str"):
+        _Diagonal(src, tgt, rule="PostPre")
+
+
+def test_a_registered_type_that_drops_its_rule_is_an_error():
+    registered = registry.register("connection", "_DiagonalForTest")(type("_DiagonalForTest", (_Diagonal,), {}))
+    try:
+        src, tgt = pair(2, 2)
+        assert registered(src, tgt, rule=_Recorder()).rule is not None
+        with pytest.raises(TypeError, match=r"did not pass it on to AbstractConnection\.__init__"):
+            registered(src, tgt, rule=_Recorder(), forward_rule=False)
+    finally:
+        registry._REGISTRY["connection"].pop("_DiagonalForTest")
+        registry._NAMES.pop(registered)

@@ -1,5 +1,7 @@
 """Populations: per-neuron parameters, state API, dtype/device moves."""
 
+import inspect
+
 import pytest
 import torch
 
@@ -19,6 +21,7 @@ from snnrl import (
     SRM0Nodes,
     SubtractiveResetIFNodes,
 )
+from snnrl.registry import constructor_args
 
 ALL_NODES = [McCullochPitts, IFNodes, LIFNodes, BoostedLIFNodes, CurrentLIFNodes, AdaptiveLIFNodes,
              DiehlAndCookNodes, IzhikevichNodes, SRM0Nodes, SubtractiveResetIFNodes]
@@ -121,3 +124,28 @@ def test_reset_selected_batch_elements_only():
     assert torch.equal(layer.v[1], torch.full((3,), -65.0)) and layer.x[1].abs().sum() == 0
     with pytest.raises(ValueError, match=r"shape \(B,\) = \(3,\)"):
         layer.reset_state_variables(torch.tensor([True, False]))
+
+
+OPTIONS = {"traces": False, "traces_additive": False, "tc_trace": 20.0, "trace_scale": 1.0, "sum_input": False}
+
+
+@pytest.mark.parametrize("cls", ALL_NODES)
+def test_the_population_options_are_spelled_out_in_every_signature(cls):
+    """Subclasses take them as **options; specs and the registry still see them one by one."""
+    params = inspect.signature(cls).parameters
+    assert {name: params[name].default for name in OPTIONS} == OPTIONS
+    assert all(params[name].kind is inspect.Parameter.KEYWORD_ONLY for name in OPTIONS)
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    layer = cls(4, traces=True, traces_additive=True, tc_trace=5.0, trace_scale=0.5, sum_input=True)
+    assert (layer.traces, layer.traces_additive, layer.tc_trace, layer.trace_scale, layer.sum_input) == (
+        True, True, 5.0, 0.5, True)
+    assert {k: v for k, v in constructor_args(layer).items() if k in OPTIONS}["tc_trace"] == 5.0
+    with pytest.raises(TypeError, match="unexpected keyword argument 'tc_trcae'"):
+        cls(4, tc_trcae=5.0)
+
+
+def test_a_subclass_may_not_declare_an_option_and_take_options():
+    with pytest.raises(TypeError, match=r"declares \['traces'\] and \*\*options"):
+        class Bad(LIFNodes):
+            def __init__(self, n=None, *, traces=False, **options):
+                super().__init__(n, traces=traces, **options)

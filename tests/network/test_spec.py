@@ -33,6 +33,7 @@ from snnrl import (
     registry,
     toml,
 )
+from snnrl.checkpoint import load_checkpoint, save_checkpoint
 from snnrl.learning import LearningRule
 from snnrl.network.spec import (
     SpecError,
@@ -40,6 +41,7 @@ from snnrl.network.spec import (
     component_to_spec,
     constructor_tensors,
     network_from_spec,
+    network_to_spec,
     read_spec,
     write_spec,
 )
@@ -264,7 +266,7 @@ def _network_for(kind: str, name: str) -> Network:
     else:
         factory(net)
     found = {spec_entry_type for section in ("layers", "connections", "monitors")
-             for spec_entry_type in _types(net.to_spec(), section)}
+             for spec_entry_type in _types(network_to_spec(net), section)}
     assert name in found, f"the factory for {kind} {name!r} does not put one in the network"
     return net
 
@@ -310,17 +312,17 @@ def test_every_registered_library_type_has_a_factory(kind):
 def test_spec_and_checkpoint_round_trip_for_every_registered_type(kind, name, tmp_path):
     net = _network_for(kind, name)
     _drive(net, 4, seed=1)  # learned state (theta, weights) and generators move on
-    spec = net.to_spec()
+    spec = network_to_spec(net)
     text = toml.dumps(spec)
     assert toml.loads(text) == spec
     rebuilt = network_from_spec(toml.loads(text), net.state_dict(), args=constructor_tensors(net))
-    assert rebuilt.to_spec() == spec
+    assert network_to_spec(rebuilt) == spec
     _assert_same_state(rebuilt, net)
 
     path = tmp_path / "net.safetensors"
-    net.save(path)
-    loaded = Network.load(path)
-    assert loaded.to_spec() == spec
+    save_checkpoint(net, path)
+    loaded = load_checkpoint(path).network
+    assert network_to_spec(loaded) == spec
     _assert_same_state(loaded, net)  # learned state, rule traces included
     net.reset_state_variables()  # transient state (voltages, ...) is not saved
     loaded.reset_state_variables()
@@ -357,7 +359,7 @@ def small_network() -> Network:
 
 
 def test_spec_layout_and_values():
-    spec = small_network().to_spec()
+    spec = network_to_spec(small_network())
     assert set(spec) == {"snnrl_spec", "network", "layers", "connections", "monitors"}
     assert spec["snnrl_spec"] == 1
     assert spec["network"] == {"dt": 0.5, "batch_size": 2, "learning": False, "propagation": "in_order"}
@@ -377,15 +379,15 @@ def test_spec_layout_and_values():
 def test_spec_file_round_trip_and_from_path(tmp_path):
     net = small_network()
     path = tmp_path / "net.toml"
-    write_spec(net.to_spec(), path)
-    assert read_spec(path) == net.to_spec()
+    write_spec(network_to_spec(net), path)
+    assert read_spec(path) == network_to_spec(net)
     with pytest.raises(SpecError, match="checkpoint"):
-        Network.from_spec(path)  # its weights live in a checkpoint
-    rebuilt = Network.from_spec(str(path), net.state_dict())
+        network_from_spec(path)  # its weights live in a checkpoint
+    rebuilt = network_from_spec(str(path), net.state_dict())
     assert rebuilt.propagation == "in_order" and rebuilt.dt == 0.5 and not rebuilt.learning
     (tmp_path / "bad.toml").write_text("snnrl_spec = [")
     with pytest.raises(SpecError, match="not valid TOML"):
-        Network.from_spec(tmp_path / "bad.toml")
+        network_from_spec(tmp_path / "bad.toml")
 
 
 PRESET = """
@@ -443,10 +445,10 @@ params = { obj = { ref = "layers.E" }, state_vars = ["s", "theta"] }
 
 def test_preset_builds_from_init_tables():
     spec = toml.loads(PRESET)
-    net = Network.from_spec(spec)
+    net = network_from_spec(spec)
     w = net.connections["X->E"].weight
     torch.testing.assert_close(w.sum(0), torch.full((5,), 2.0))  # norm re-imposed after init
-    again = Network.from_spec(spec).connections["X->E"].weight
+    again = network_from_spec(spec).connections["X->E"].weight
     assert torch.equal(w, again)  # seeded
     inh = net.connections["inhibition"].weight
     assert torch.equal(inh, -120.0 * (1 - torch.eye(5)))
@@ -455,21 +457,21 @@ def test_preset_builds_from_init_tables():
     assert torch.equal(const.bias, torch.arange(1.0, 7.0))
     gauss = net.connections["gauss"].weight
     assert gauss.max() <= 0.5 and gauss.min() < -1.0  # bounds re-imposed, std 2
-    assert torch.equal(gauss, Network.from_spec(spec).connections["gauss"].weight)
+    assert torch.equal(gauss, network_from_spec(spec).connections["gauss"].weight)
     assert net.layers["E"].generator.initial_seed() == 11
     # to_spec keeps the init tables, and the spec rebuilds the same network
-    out = net.to_spec()
+    out = network_to_spec(net)
     assert out["connections"][0]["init"] == {"dist": "uniform", "low": 0.0, "high": 0.3, "seed": 0}
     assert out["connections"][2]["params"]["b"] == {"tensor": [1, 2, 3, 4, 5, 6], "dtype": "int64"}  # kept inline
-    assert Network.from_spec(out).to_spec() == out  # so this spec still builds on its own
+    assert network_to_spec(network_from_spec(out)) == out  # so this spec still builds on its own
     net.run({"X": torch.rand(20, 1, 6) < 0.5})
 
 
 def test_state_replaces_init():
     spec = toml.loads(PRESET)
-    net = Network.from_spec(spec)
+    net = network_from_spec(spec)
     state = {k: v + 1 if v.is_floating_point() else v for k, v in net.state_dict().items()}
-    loaded = Network.from_spec(net.to_spec(), state)
+    loaded = network_from_spec(network_to_spec(net), state)
     for key, value in state.items():
         assert torch.equal(loaded.state_dict()[key], value)
 
@@ -478,7 +480,7 @@ def test_network_subclass_builds_itself():
     class MyNetwork(Network):
         pass
 
-    net = MyNetwork.from_spec(toml.loads(PRESET))
+    net = network_from_spec(toml.loads(PRESET), network_cls=MyNetwork)
     assert type(net) is MyNetwork
 
 
@@ -530,12 +532,12 @@ def test_user_registered_types(scratch_registry, tmp_path):
                                   rule=TestHebb(nu=0.1)), "X", "Y")
     x = torch.rand(10, 1, 4) < 0.5
     net.run({"X": x}, reward=1.0)
-    spec = net.to_spec()
+    spec = network_to_spec(net)
     assert spec["layers"][1]["type"] == "GainLIF" and spec["layers"][1]["params"]["gain"] == 2.0
     assert spec["connections"][0]["rule"] == {"type": "TestHebb", "params": {"nu": 0.1, "decay": 0.5}}
     assert toml.loads(toml.dumps(spec)) == spec
-    net.save(tmp_path / "c.safetensors")
-    loaded = Network.load(tmp_path / "c.safetensors")
+    save_checkpoint(net, tmp_path / "c.safetensors")
+    loaded = load_checkpoint(tmp_path / "c.safetensors").network
     assert torch.equal(loaded.connections["X->Y"].rule.trace, net.connections["X->Y"].rule.trace)
     assert loaded.connections["X->Y"].rule.trace.abs().sum() > 0
     net.reset_state_variables()
@@ -552,7 +554,7 @@ def test_unregistered_type_cannot_be_described():
     net = Network()
     net.add_layer(Plain(2), "P")
     with pytest.raises(SpecError, match=r"layers\[0\]\.type: .*Plain is not registered"):
-        net.to_spec()
+        network_to_spec(net)
 
 
 def test_foreign_objects_cannot_be_described():
@@ -560,7 +562,7 @@ def test_foreign_objects_cannot_be_described():
     other = LIFNodes(3)
     net.add_monitor(Monitor(other, ["v"]), "foreign")
     with pytest.raises(SpecError, match=r"monitors\[1\]\.params\.obj: this LIFNodes is not a layer or connection"):
-        net.to_spec()
+        network_to_spec(net)
 
 
 def test_large_generator_seed_round_trips():
@@ -568,9 +570,9 @@ def test_large_generator_seed_round_trips():
     g.manual_seed(2**64 - 5)
     net = Network()
     net.add_layer(SRM0Nodes(2, generator=g), "S")
-    spec = net.to_spec()
+    spec = network_to_spec(net)
     assert spec["layers"][0]["params"]["generator"] == {"seed": str(2**64 - 5)}
-    rebuilt = Network.from_spec(toml.loads(toml.dumps(spec)))
+    rebuilt = network_from_spec(toml.loads(toml.dumps(spec)))
     assert rebuilt.layers["S"].generator.initial_seed() == 2**64 - 5
 
 
@@ -660,26 +662,26 @@ ERRORS = [
 @pytest.mark.parametrize(("mutate", "pattern"), ERRORS)
 def test_spec_errors_name_the_key(mutate, pattern):
     spec = _base()
-    Network.from_spec(copy.deepcopy(spec))  # the unmodified preset is valid
+    network_from_spec(copy.deepcopy(spec))  # the unmodified preset is valid
     mutate(spec)
     with pytest.raises(SpecError, match=pattern):
-        Network.from_spec(spec)
+        network_from_spec(spec)
 
 
 def test_state_that_does_not_match_the_spec():
     net = small_network()
     state = net.state_dict()
     with pytest.raises(SpecError, match=r"state: the tensors do not match the spec: missing \['connections.X->Y."):
-        Network.from_spec(net.to_spec(), {})
+        network_from_spec(network_to_spec(net), {})
     bad = dict(state, extra=torch.zeros(1))
     with pytest.raises(SpecError, match=r"unexpected \['extra'\]"):
-        Network.from_spec(net.to_spec(), bad)
+        network_from_spec(network_to_spec(net), bad)
     bad = dict(state, **{"connections.X->Y.weight": torch.zeros(3, 4)})
     with pytest.raises(SpecError, match=r"state\['connections.X->Y.weight'\]: has shape \(3, 4\)"):
-        Network.from_spec(net.to_spec(), bad)
+        network_from_spec(network_to_spec(net), bad)
     bad = dict(state, **{"connections.X->Y.weight": torch.zeros(4, 3, dtype=torch.int64)})
     with pytest.raises(SpecError, match=r"dtype torch\.int64"):
-        Network.from_spec(net.to_spec(), bad)
+        network_from_spec(network_to_spec(net), bad)
 
 
 def test_component_errors():

@@ -32,7 +32,8 @@ def test_train_evaluate_play_and_resume(tmp_path, capsys):
     assert main(["train", "--agent", "agents/cue_bandit.toml", "--runs-dir", str(runs), "--seed", "1", "--episodes",
                  "6", "--resume", "--no-progress", "--no-tensorboard", "--eval-episodes", "0"]) == 0
     assert run_dir(runs) == run and json.loads((run / "results.json").read_text())["episodes"] == 6
-    assert "resuming" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"(its checkpoint was written last): {run}" in out and f"resuming {run} at episode 4" in out
     assert main(["evaluate", "--checkpoint", str(run), "--episodes", "3", "--json", str(tmp_path / "e.json")]) == 0
     ev = json.loads((tmp_path / "e.json").read_text())
     assert ev["episodes"] == 3 and len(ev["returns"]) == 3
@@ -43,6 +44,20 @@ def test_train_evaluate_play_and_resume(tmp_path, capsys):
         assert main(["play", "--checkpoint", str(run), "--out", str(out_file)]) == 0
         assert out_file.stat().st_size > 100
     assert "wrote 21 frames" in capsys.readouterr().out
+
+
+def test_resume_refuses_a_run_of_another_agent_in_one_line(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    assert main(["train", "--agent", "agents/cue_bandit.toml", "--runs-dir", str(runs), "--episodes", "1",
+                 "--eval-episodes", "0", "--no-progress", "--no-tensorboard", "--no-plot"]) == 0
+    run = run_dir(runs)
+    capsys.readouterr()
+    assert main(["train", "--agent", "agents/cartpole.toml", "--resume", str(run), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("snnrl train: cannot resume from"), captured.err
+    assert "agent 'cue_bandit' on env 'cue_bandit'" in err[0] and "agent 'cartpole' on env 'cartpole'" in err[0]
+    assert captured.out == "" and run_dir(runs) == run  # refused before anything started
 
 
 def test_help_documents_every_option():

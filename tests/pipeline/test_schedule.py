@@ -78,7 +78,8 @@ def test_a_schedule_must_be_a_schedule():
 
 def test_training_stops_once_a_periodic_evaluation_reaches_the_threshold():
     tr = build_trainer(load_agent(AGENT))
-    tr.learn(40, callback=EvalCallback(2, episodes=2, stop_return=19.0))
-    assert tr.episodes_done < 40 and tr.metadata["eval_stopped"] == tr.episodes_done
-    assert tr.metadata["eval_history"][-1][1] >= 19.0
-    assert all(mean < 19.0 for _, mean in tr.metadata["eval_history"][:-1])
+    cb = EvalCallback(2, episodes=2, stop_return=19.0)
+    tr.learn(40, callback=cb)
+    assert tr.episodes_done < 40 and cb.stopped == tr.episodes_done
+    assert cb.history[-1][1] >= 19.0
+    assert all(mean < 19.0 for _, mean in cb.history[:-1])

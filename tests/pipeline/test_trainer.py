@@ -194,14 +194,42 @@ def test_eval_callback_keeps_the_best_policy(tmp_path):
     from snnrl.pipeline import EvalCallback
 
     tr = trainer_for()
-    tr.learn(6, callback=EvalCallback(3, episodes=2, best_path=tmp_path / "best.safetensors"))
-    history = tr.metadata["eval_history"]
+    cb = EvalCallback(3, episodes=2, best_path=tmp_path / "best.safetensors")
+    tr.learn(6, callback=cb)
+    history = cb.history
     assert [h[0] for h in history] == [3, 6]
-    best = tr.metadata["best_eval"]
-    assert best[1] == max(h[1] for h in history)
+    best = cb.best
+    assert best is not None and best[1] == max(h[1] for h in history)
+    assert tr.metadata == {EvalCallback.state_key: cb.state_dict()}  # one key, saved with checkpoints
     again = trainer_for()
     again.load_checkpoint(tmp_path / "best.safetensors")
-    assert again.episodes_done == best[0] and again.metadata["best_eval"] == best
+    restored = EvalCallback(3, episodes=2)
+    restored.init_callback(again)  # attached to a trainer with a checkpoint: the state comes back
+    assert again.episodes_done == best[0] and restored.best == best
+    assert restored.history == [h for h in history if h[0] <= best[0]]
+
+
+def test_eval_callback_resumes_exactly(tmp_path):
+    from snnrl.pipeline import EvalCallback
+
+    full = trainer_for()
+    cb_full = EvalCallback(2, episodes=2)
+    full.learn(8, callback=cb_full)
+    killed = trainer_for()
+    cb = EvalCallback(2, episodes=2)
+    killed.learn(8, callback=[cb, CheckpointCallback(2, tmp_path / "ck.safetensors"), StopTrainingOnEpisodes(4)])
+    resumed = trainer_for()
+    resumed.load_checkpoint(tmp_path / "ck.safetensors")
+    cb_resumed = EvalCallback(2, episodes=2)
+    resumed.learn(8, callback=cb_resumed)
+    assert cb_resumed.history == cb_full.history and cb_resumed.best == cb_full.best
+    assert resumed.returns == full.returns
+    # checkpoints written before the state had a key of its own
+    cb_old = EvalCallback(2)
+    old = trainer_for()
+    old.metadata = {"eval_history": [[2, 1.0], [4, 3.0]], "best_eval": [4, 3.0], "eval_stopped": None}
+    cb_old.init_callback(old)
+    assert cb_old.history == [(2, 1.0), (4, 3.0)] and cb_old.best == (4, 3.0) and cb_old.stopped is None
 
 
 @pytest.mark.parametrize("minutes", [0.0, 5.0])

@@ -7,7 +7,7 @@ import torch
 
 import snnrl
 from snnrl import MSTDPET, Connection, Input, LIFNodes, Network, PoissonEncoder
-from snnrl.checkpoint import CheckpointError
+from snnrl.checkpoint import CheckpointError, save_checkpoint
 from snnrl.envs import build_env
 from snnrl.policy import CountArgmax, PolicyState, RateToValue, SpikingPolicy, load_policy
 
@@ -124,7 +124,7 @@ def test_save_and_load_round_trip(tmp_path):
     for (k, v), (k2, v2) in zip(pol.network.state_dict().items(), loaded.network.state_dict().items(), strict=True):
         assert k == k2 and (torch.equal(v, v2) if isinstance(v, torch.Tensor) else v == v2)
     assert SpikingPolicy.load(tmp_path / "p.safetensors").output_layer == "Y"
-    make_net().save(str(tmp_path / "net.safetensors"))
+    save_checkpoint(make_net(), str(tmp_path / "net.safetensors"))
     with pytest.raises(CheckpointError, match="without a policy"):
         load_policy(tmp_path / "net.safetensors")
     with pytest.raises(ValueError, match="reserved"):

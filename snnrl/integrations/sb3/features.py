@@ -164,7 +164,12 @@ def spiking_policy_kwargs(kind: str = "mlp", net_arch: Sequence[int] | dict[str,
         extractor: the extractor's keyword arguments (``hidden``, ``steps``, ``beta``, ...).
 
     Example:
-        >>> PPO("MlpPolicy", "CartPole-v1", policy_kwargs=spiking_policy_kwargs(steps=8))  # doctest: +SKIP
+        >>> from stable_baselines3 import PPO
+        >>> model = PPO("MlpPolicy", "CartPole-v1", policy_kwargs=spiking_policy_kwargs(steps=8))
+        >>> type(model.policy.features_extractor).__name__
+        'SpikingMlpExtractor'
+        >>> model.policy.action_net  # the action logits: a linear readout of the 64 spike rates
+        Linear(in_features=64, out_features=2, bias=True)
     """
     classes = {"mlp": SpikingMlpExtractor, "cnn": SpikingCnnExtractor}
     if kind not in classes:

@@ -265,8 +265,10 @@ class ConvertedPolicy:
     # ------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the network and the conversion metadata (steps and readout as now set) to an snnrl checkpoint."""
+        from snnrl.checkpoint import save_checkpoint
+
         meta = {**self.metadata, "steps": self.steps, "readout": self.readout}
-        self.network.save(os.fspath(path), metadata=meta)
+        save_checkpoint(self.network, os.fspath(path), metadata=meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], map_location: str | torch.device = "cpu", **kwargs: Any
@@ -277,7 +279,7 @@ class ConvertedPolicy:
         ckpt = load_checkpoint(os.fspath(path), map_location)
         if ckpt.metadata.get("format") != METADATA_FORMAT:
             raise ValueError(f"{path}: an snnrl checkpoint but not a converted policy (no {METADATA_FORMAT!r} "
-                             "metadata); load it with Network.load")
+                             "metadata); load it with snnrl.checkpoint.load_checkpoint")
         return cls(ckpt.network, ckpt.metadata, **kwargs)
 
     def __repr__(self) -> str:

@@ -14,7 +14,9 @@ Every connection type implements the small :class:`AbstractConnection` interface
 Weights are a non-trainable ``nn.Parameter`` named ``weight`` (alias ``w``).
 
 A subclass implements ``_propagate(s)`` (the input for one step of source activity, without
-delays) and ``correlate``; the base class adds the features that compose across types:
+delays), ``correlate`` and ``_layout(...)`` (its own arguments and the shape of its weights; the
+base constructor runs the whole set-up around it); the base class adds the features that compose
+across types:
 
 * **synaptic delays** in whole steps (``_set_delay``): per connection, the source's activity
   is held in a ring buffer for ``d`` steps before it is propagated (an axonal delay: the weight
@@ -36,14 +38,15 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from snnrl.learning.base import LearningRule
 from snnrl.network.nodes import Nodes
+from snnrl.network.plasticity import Plasticity
 
-__all__ = ["AbstractConnection", "clamp_"]
+__all__ = ["AbstractConnection", "WeightLayout", "check_endpoints", "clamp_"]
 
 
 def _bound(name: str, value: float | Tensor, shape: tuple[int, ...]) -> float | Tensor:
@@ -83,20 +86,66 @@ def _broadcastable(name: str, value: Tensor, shape: tuple[int, ...]) -> None:
         ) from None
 
 
+def check_endpoints(source: Any, target: Any) -> None:
+    """Raise ``TypeError`` unless ``source`` and ``target`` are populations (for checks that must
+    come before :class:`AbstractConnection`'s own, in a subclass that reads them first)."""
+    if not isinstance(source, Nodes) or not isinstance(target, Nodes):
+        raise TypeError(
+            f"source and target must be Nodes, got {type(source).__name__} and {type(target).__name__}"
+        )
+
+
+class WeightLayout(NamedTuple):
+    """A connection type's weights, as its :meth:`AbstractConnection._layout` describes them."""
+
+    shape: tuple[int, ...]
+    """The weight's shape."""
+    described: str
+    """How error messages name that shape, e.g. ``"(source.n, target.n)"``."""
+    dale_shapes: Sequence[tuple[int, ...]]
+    """The accepted shapes of the ``dale`` argument."""
+    dale_unit: str
+    """What one entry of ``dale`` stands for (for error messages), e.g. ``"presynaptic neuron"``."""
+    dale_sign: Callable[[Tensor], Tensor]
+    """Maps a ``+-1`` tensor of ``dale``'s shape to one broadcastable to the weights."""
+    bias: tuple[tuple[int, ...], str] | None = None
+    """The bias's shape and how messages name it; None: the type has no bias."""
+    synapse_delays: bool = False
+    """Whether ``delay`` may be a tensor of the weight's shape (one delay per synapse)."""
+
+
 class AbstractConnection(nn.Module, ABC):
     """Base class of connections (see the module docstring for the interface).
+
+    The constructor does the whole set-up, in this order: it checks the endpoints, asks the
+    subclass for its weight layout (:meth:`_layout`, which also validates and stores the type's
+    own arguments), then sets the weight bounds, Dale's rule, the weights, the bias, the mask,
+    the delay and the transmission, imposes the constraints (and ``norm``) on the initial weights,
+    and finally attaches ``rule``. A subclass passes the shared arguments through and puts what is
+    its own in :meth:`_layout` (whose arguments are the extra keywords given here), so it cannot
+    leave out a step. A type without weights (pooling) returns None from :meth:`_layout` and gets
+    only the delay, the transmission and the rule.
 
     Args:
         source: presynaptic population.
         target: postsynaptic population.
+        w: initial weights of the layout's shape; None: drawn by :meth:`_initial_weights`.
+        b: bias of the layout's bias shape, or None.
         wmin: lower weight bound (scalar or tensor broadcastable to the weights).
         wmax: upper weight bound.
         norm: if given, ``normalize()`` scales each target neuron's incoming absolute weights
             to sum to ``norm``.
+        mask: boolean structural mask of the weight's shape (``True`` where a synapse exists).
         weight_decay: fraction of each weight removed per learning update.
-
-    Subclasses take a ``rule`` argument (a :class:`snnrl.learning.LearningRule` or None) and call
-    :meth:`set_rule` with it once their weights exist.
+        dale: Dale's rule, a bool tensor of one of the layout's ``dale_shapes``.
+        delay: an int >= 0 (steps) or, where the layout allows it, an integer tensor of the
+            weight's shape.
+        probability: transmission probability (None: always transmit), where supported.
+        intensity: multiplier of every synapse's transmission, where supported.
+        generator: random source for the default weights and the transmission draws.
+        rule: learning rule (a :class:`snnrl.learning.LearningRule`, any
+            :class:`~snnrl.network.plasticity.Plasticity`, or None).
+        layout_args: the subclass's own arguments, passed to :meth:`_layout`.
 
     Attributes:
         delay: the delay in steps (an int for a per-connection delay, or an integer tensor of
@@ -107,23 +156,38 @@ class AbstractConnection(nn.Module, ABC):
             supported.
         mask: boolean structural mask (``True`` where a synapse exists) or None.
         dale: boolean tensor, True for excitatory presynaptic units, or None.
+        spec_init: the ``init`` table of the spec this connection was built from (set by
+            :func:`~snnrl.network.spec.network_from_spec`, written back by ``network_to_spec``),
+            or None.
+        spec_inline: the names of the tensor arguments that spec gave inline (written back
+            inline), or None.
     """
+
+    spec_init: dict[str, Any] | None = None
+    spec_inline: frozenset[str] | None = None
 
     def __init__(
         self,
         source: Nodes,
         target: Nodes,
+        w: Tensor | None = None,
         *,
+        b: Tensor | None = None,
         wmin: float | Tensor = -math.inf,
         wmax: float | Tensor = math.inf,
         norm: float | None = None,
+        mask: Tensor | None = None,
         weight_decay: float = 0.0,
+        dale: Tensor | None = None,
+        delay: int | Tensor = 0,
+        probability: float | Tensor | None = None,
+        intensity: float | Tensor = 1.0,
+        generator: torch.Generator | None = None,
+        rule: Plasticity | None = None,
+        **layout_args: Any,
     ) -> None:
         super().__init__()
-        if not isinstance(source, Nodes) or not isinstance(target, Nodes):
-            raise TypeError(
-                f"source and target must be Nodes, got {type(source).__name__} and {type(target).__name__}"
-            )
+        check_endpoints(source, target)
         if norm is not None and not norm > 0:
             raise ValueError(f"norm must be > 0 or None, got {norm!r}")
         if not 0.0 <= weight_decay < 1.0:
@@ -133,7 +197,7 @@ class AbstractConnection(nn.Module, ABC):
         self.__dict__["target"] = target
         self.norm = norm
         self.weight_decay = float(weight_decay)
-        self.rule: LearningRule | None = None
+        self.rule: Plasticity | None = None
         self._wmin_raw, self._wmax_raw = wmin, wmax
         # Features that compose across connection types (configured by the _set_* helpers).
         self.register_buffer("mask", None)
@@ -148,6 +212,42 @@ class AbstractConnection(nn.Module, ABC):
         self.__dict__["_ring"] = None  # delay state: source ring (mode 1) or future-input ring (mode 2)
         self.__dict__["_ptr"] = 0
         self.__dict__["generator"] = None
+
+        layout = self._layout(**layout_args)
+        shape: tuple[int, ...] = ()
+        if layout is None:
+            if w is not None or b is not None or mask is not None or dale is not None:
+                raise TypeError(f"{type(self).__name__} has no weights (its _layout() is None): it takes no "
+                                "w, b, mask or dale")
+        else:
+            shape = layout.shape
+            self._init_bounds(shape)
+            self._set_dale(dale, layout.dale_shapes, layout.dale_unit, layout.dale_sign)
+            self._weight_parameter(w, shape, generator, layout.described)
+            if layout.bias is not None:
+                self._bias_parameter(b, *layout.bias)
+            elif b is not None:
+                raise TypeError(f"{type(self).__name__} has no bias; b must be None")
+            self._set_mask(mask, shape)
+        self._set_delay(delay, shape if layout is not None and layout.synapse_delays else None)
+        self._set_transmission(probability, intensity, shape, generator)
+        if layout is not None:
+            self._constrain_and_normalize()
+        recorded = self.__dict__.get("_constructor_args", {})
+        if layout is not None and rule is None and recorded.get("rule") is not None:
+            raise TypeError(f"{type(self).__name__} was given a rule but did not pass it on to "
+                            "AbstractConnection.__init__")
+        self.set_rule(rule)
+
+    def _layout(self) -> WeightLayout | None:
+        """Validate and store this type's own arguments (the constructor's ``layout_args``) and
+        describe its weights; None for a type without weights.
+
+        Called by the constructor after the shared attributes are set (``source``, ``target``,
+        ``norm``, ...) and before the weights exist. A subclass that overrides it declares its
+        own arguments as parameters of this method.
+        """
+        return None
 
     # ------------------------------------------------------------ the interface
     weight: nn.Parameter
@@ -255,9 +355,10 @@ class AbstractConnection(nn.Module, ABC):
     def normalize(self) -> None:
         """Scale incoming weights so that each target neuron's absolute weights sum to ``norm``."""
 
-    def set_rule(self, rule: LearningRule | None) -> None:
-        """Attach (or, with None, remove) the learning rule."""
-        if rule is not None and not isinstance(rule, LearningRule):
+    def set_rule(self, rule: Plasticity | None) -> None:
+        """Attach (or, with None, remove) the learning rule (a :class:`~snnrl.learning.LearningRule`,
+        or any object with the methods of :class:`~snnrl.network.plasticity.Plasticity`)."""
+        if rule is not None and not isinstance(rule, Plasticity):
             raise TypeError(f"rule must be a LearningRule instance, got {type(rule).__name__}")
         self.rule = rule
         if rule is not None:

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from snnrl.learning.base import LearningRule
 from snnrl.network.connections._geometry import output_shape, patches, window_args
-from snnrl.network.connections.base import AbstractConnection
+from snnrl.network.connections.base import AbstractConnection, WeightLayout
 from snnrl.network.nodes import Nodes
+from snnrl.network.plasticity import Plasticity
 from snnrl.registry import register
 
 __all__ = ["Conv1dConnection", "Conv2dConnection", "Conv3dConnection"]
@@ -45,9 +45,15 @@ class _ConvConnection(AbstractConnection):
         dale: Tensor | None = None,
         delay: int = 0,
         generator: torch.Generator | None = None,
-        rule: LearningRule | None = None,
+        rule: Plasticity | None = None,
     ) -> None:
-        super().__init__(source, target, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay)
+        super().__init__(source, target, w, b=b, wmin=wmin, wmax=wmax, norm=norm, mask=mask, weight_decay=weight_decay,
+                         dale=dale, delay=delay, generator=generator, rule=rule, kernel_size=kernel_size,
+                         stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def _layout(self, kernel_size: int | Sequence[int], stride: int | Sequence[int], padding: int | Sequence[int],
+                dilation: int | Sequence[int], groups: int) -> WeightLayout:
+        source, target = self.source, self.target
         name, n = type(self).__name__, self._dims
         self.kernel_size, self.stride, self.padding, self.dilation = window_args(
             name, source.shape, n, kernel_size, stride, padding, dilation
@@ -68,15 +74,8 @@ class _ConvConnection(AbstractConnection):
                 f"produces (C_out, *spatial) = (C_out, {', '.join(map(str, spatial))}); with C_out = "
                 f"{c_out} the target shape must be {expected}"
             )
-        shape = (c_out, c_in // groups, *self.kernel_size)
-        self._init_bounds(shape)
-        self._set_dale(dale, [(c_in,)], "input channel", self._channel_sign)
-        self._weight_parameter(w, shape, generator, "(C_out, C_in // groups, *kernel_size)")
-        self._bias_parameter(b, (c_out,), "(C_out,)")
-        self._set_mask(mask, shape)
-        self._set_delay(delay, None)
-        self._constrain_and_normalize()
-        self.set_rule(rule)
+        return WeightLayout((c_out, c_in // groups, *self.kernel_size), "(C_out, C_in // groups, *kernel_size)",
+                            [(c_in,)], "input channel", self._channel_sign, ((c_out,), "(C_out,)"))
 
     def _channel_sign(self, sign: Tensor) -> Tensor:
         """Per-input-channel signs -> ``(C_out, C_in // groups, 1, ...)`` (each group sees its own inputs)."""

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from snnrl.learning.base import LearningRule
-from snnrl.network.connections.base import AbstractConnection
+from snnrl.network.connections.base import AbstractConnection, WeightLayout
 from snnrl.network.nodes import Nodes
+from snnrl.network.plasticity import Plasticity
 from snnrl.registry import register
 
 __all__ = ["Connection"]
@@ -74,24 +74,21 @@ class Connection(AbstractConnection):
         intensity: float | Tensor = 1.0,
         sparse_threshold: float = 0.2,
         generator: torch.Generator | None = None,
-        rule: LearningRule | None = None,
+        rule: Plasticity | None = None,
     ) -> None:
-        super().__init__(source, target, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay)
-        shape = (source.n, target.n)
-        self._init_bounds(shape)
-        self._set_dale(dale, [(source.n,), source.shape], "presynaptic neuron", lambda sign: sign.reshape(-1, 1))
-        self._weight_parameter(w, shape, generator, "(source.n, target.n)")
-        self._bias_parameter(b, (target.n,), "(target.n,)")
-        self._set_mask(mask, shape)
-        self._set_delay(delay, shape)
-        self._set_transmission(probability, intensity, shape, generator)
-        self._set_sparse_threshold(sparse_threshold)
-        self._constrain_and_normalize()
-
-        self.__dict__["_out_shape"] = target.shape
-        self.__dict__["_gather"] = self.weight.numel() >= _GATHER_MIN_SYNAPSES
+        super().__init__(source, target, w, b=b, wmin=wmin, wmax=wmax, norm=norm, mask=mask, weight_decay=weight_decay,
+                         dale=dale, delay=delay, probability=probability, intensity=intensity, generator=generator,
+                         rule=rule, sparse_threshold=sparse_threshold)
         self.__dict__["_plain"] = not self.stochastic and not isinstance(self.intensity, Tensor)
-        self.set_rule(rule)
+
+    def _layout(self, sparse_threshold: float) -> WeightLayout:
+        source, target = self.source, self.target
+        self._set_sparse_threshold(sparse_threshold)
+        self.__dict__["_out_shape"] = target.shape
+        self.__dict__["_gather"] = source.n * target.n >= _GATHER_MIN_SYNAPSES
+        return WeightLayout((source.n, target.n), "(source.n, target.n)", [(source.n,), source.shape],
+                            "presynaptic neuron", lambda sign: sign.reshape(-1, 1), ((target.n,), "(target.n,)"),
+                            synapse_delays=True)
 
     def _propagate(self, s: Tensor) -> Tensor:
         """Synaptic input ``s @ (W * intensity) + b`` (each synapse transmitting with its probability).

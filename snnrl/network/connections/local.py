@@ -9,10 +9,10 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from snnrl.learning.base import LearningRule
 from snnrl.network.connections._geometry import output_shape, patches, window_args
-from snnrl.network.connections.base import AbstractConnection
+from snnrl.network.connections.base import AbstractConnection, WeightLayout
 from snnrl.network.nodes import Nodes
+from snnrl.network.plasticity import Plasticity
 from snnrl.registry import register
 
 __all__ = ["LocalConnection1D", "LocalConnection2D", "LocalConnection3D"]
@@ -42,9 +42,15 @@ class _LocalConnection(AbstractConnection):
         dale: Tensor | None = None,
         delay: int = 0,
         generator: torch.Generator | None = None,
-        rule: LearningRule | None = None,
+        rule: Plasticity | None = None,
     ) -> None:
-        super().__init__(source, target, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay)
+        super().__init__(source, target, w, b=b, wmin=wmin, wmax=wmax, norm=norm, mask=mask, weight_decay=weight_decay,
+                         dale=dale, delay=delay, generator=generator, rule=rule, kernel_size=kernel_size,
+                         stride=stride, padding=padding, dilation=dilation)
+
+    def _layout(self, kernel_size: int | Sequence[int], stride: int | Sequence[int], padding: int | Sequence[int],
+                dilation: int | Sequence[int]) -> WeightLayout:
+        source, target = self.source, self.target
         name, n = type(self).__name__, self._dims
         self.kernel_size, self.stride, self.padding, self.dilation = window_args(
             name, source.shape, n, kernel_size, stride, padding, dilation
@@ -59,15 +65,9 @@ class _LocalConnection(AbstractConnection):
             )
         self.__dict__["_positions"] = math.prod(spatial)
         self.__dict__["_fan_in"] = c_in * math.prod(self.kernel_size)
-        shape = (c_out, *spatial, c_in, *self.kernel_size)
-        self._init_bounds(shape)
-        self._set_dale(dale, [(c_in,), source.shape], "input channel or source neuron", self._source_sign)
-        self._weight_parameter(w, shape, generator, "(C_out, *spatial_out, C_in, *kernel_size)")
-        self._bias_parameter(b, expected, "target.shape")
-        self._set_mask(mask, shape)
-        self._set_delay(delay, None)
-        self._constrain_and_normalize()
-        self.set_rule(rule)
+        return WeightLayout((c_out, *spatial, c_in, *self.kernel_size), "(C_out, *spatial_out, C_in, *kernel_size)",
+                            [(c_in,), source.shape], "input channel or source neuron", self._source_sign,
+                            (expected, "target.shape"))
 
     def _source_sign(self, sign: Tensor) -> Tensor:
         """Per-channel or per-neuron signs -> a tensor broadcastable to the weight."""

@@ -7,9 +7,9 @@ import math
 import torch
 from torch import Tensor
 
-from snnrl.learning.base import LearningRule
-from snnrl.network.connections.base import AbstractConnection
+from snnrl.network.connections.base import AbstractConnection, WeightLayout, check_endpoints
 from snnrl.network.nodes import Nodes
+from snnrl.network.plasticity import Plasticity
 from snnrl.registry import register
 
 __all__ = ["MeanFieldConnection"]
@@ -57,26 +57,24 @@ class MeanFieldConnection(AbstractConnection):
         dale: Tensor | None = None,
         delay: int = 0,
         generator: torch.Generator | None = None,
-        rule: LearningRule | None = None,
+        rule: Plasticity | None = None,
     ) -> None:
-        super().__init__(source, target, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay)
-        shape: tuple[int, ...] = ()
-        if isinstance(w, Tensor) and w.dim() > 0:
-            if tuple(w.shape) != tuple(target.shape):
-                raise ValueError(f"w has shape {tuple(w.shape)}, expected () or target.shape = {target.shape}")
-            shape = tuple(target.shape)
+        check_endpoints(source, target)
+        per_target = isinstance(w, Tensor) and w.dim() > 0
+        if isinstance(w, Tensor) and per_target and tuple(w.shape) != tuple(target.shape):
+            raise ValueError(f"w has shape {tuple(w.shape)}, expected () or target.shape = {target.shape}")
         if isinstance(w, (int, float)) and not isinstance(w, bool):
             if not math.isfinite(w):
                 raise ValueError(f"w must be finite, got {w!r}")
             w = torch.tensor(float(w))
         elif w is not None and not isinstance(w, Tensor):
             raise TypeError(f"w must be a number, a tensor or None, got {type(w).__name__}")
-        self._init_bounds(shape)
-        self._set_dale(dale, [()], "source population (a 0-d tensor)", lambda sign: sign)
-        self._weight_parameter(w, shape, generator, "() or target.shape")
-        self._set_delay(delay, None)
-        self._constrain_and_normalize()
-        self.set_rule(rule)
+        super().__init__(source, target, w, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay, dale=dale,
+                         delay=delay, generator=generator, rule=rule, per_target=per_target)
+
+    def _layout(self, per_target: bool) -> WeightLayout:
+        shape = tuple(self.target.shape) if per_target else ()
+        return WeightLayout(shape, "() or target.shape", [()], "source population (a 0-d tensor)", lambda sign: sign)
 
     def _propagate(self, s: Tensor) -> Tensor:
         w = self._parameters["weight"]

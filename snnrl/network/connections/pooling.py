@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from snnrl.learning.base import LearningRule
 from snnrl.network.connections._geometry import output_shape, window_args
 from snnrl.network.connections.base import AbstractConnection
 from snnrl.network.nodes import Nodes
+from snnrl.network.plasticity import Plasticity
 from snnrl.registry import register
 
 __all__ = ["MaxPool1dConnection", "MaxPool2dConnection", "MaxPool3dConnection"]
@@ -39,9 +39,14 @@ class _MaxPoolConnection(AbstractConnection):
         decay: float = 0.1,
         intensity: float = 1.0,
         delay: int = 0,
-        rule: LearningRule | None = None,
+        rule: Plasticity | None = None,
     ) -> None:
-        super().__init__(source, target)
+        super().__init__(source, target, delay=delay, intensity=intensity, rule=rule, kernel_size=kernel_size,
+                         stride=stride, padding=padding, dilation=dilation, mode=mode, decay=decay)
+
+    def _layout(self, kernel_size: int | Sequence[int], stride: int | Sequence[int] | None,
+                padding: int | Sequence[int], dilation: int | Sequence[int], mode: str, decay: float) -> None:
+        source, target = self.source, self.target
         name, n = type(self).__name__, self._dims
         self.kernel_size, self.stride, self.padding, self.dilation = window_args(
             name, source.shape, n, kernel_size, kernel_size if stride is None else stride, padding, dilation
@@ -61,12 +66,14 @@ class _MaxPoolConnection(AbstractConnection):
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 < decay <= 1.0:
             raise ValueError(f"decay must be in (0, 1] (fraction of the rate estimate lost per step), got {decay!r}")
         self.decay = float(decay)
-        self._set_transmission(None, intensity, (), None)
-        self._set_delay(delay, None)
         self.__dict__["rate"] = None
+        return None
+
+    def set_rule(self, rule: Plasticity | None) -> None:
+        """Only None: pooling has no learnable weights."""
         if rule is not None:
-            raise TypeError(f"{name} has no learnable weights; it cannot take a learning rule")
-        self.set_rule(None)
+            raise TypeError(f"{type(self).__name__} has no learnable weights; it cannot take a learning rule")
+        super().set_rule(None)
 
     @property
     def state_names(self) -> tuple[str, ...]:

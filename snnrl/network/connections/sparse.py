@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from snnrl.learning.base import LearningRule
-from snnrl.network.connections.base import AbstractConnection
+from snnrl.network.connections.base import AbstractConnection, WeightLayout, check_endpoints
 from snnrl.network.nodes import Nodes
+from snnrl.network.plasticity import Plasticity
 from snnrl.registry import register
 
 __all__ = ["RandomSparseConnection", "SparseConnection", "random_pairs"]
@@ -112,6 +112,15 @@ class SparseConnection(AbstractConnection):
         ``pre_index``, ``post_index``: ``(nnz,)``; ``correlate`` output ``(B, nnz)``.
     """
 
+    # buffers (annotated for type checkers: nn.Module.__getattr__ is untyped); the _win_* and
+    # _mask_table tables are set by _index_rows
+    pre_index: Tensor
+    post_index: Tensor
+    _win_row: Tensor
+    _win_start: Tensor
+    _win_mask: Tensor
+    _mask_table: Tensor
+
     def __init__(
         self,
         source: Nodes,
@@ -131,11 +140,10 @@ class SparseConnection(AbstractConnection):
         intensity: float | Tensor = 1.0,
         sparse_threshold: float = 0.2,
         generator: torch.Generator | None = None,
-        rule: LearningRule | None = None,
+        rule: Plasticity | None = None,
     ) -> None:
-        super().__init__(source, target, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay)
-        n_pre, n_post = source.n, target.n
-        pre, post, values = _synapse_list(w, indices, n_pre, n_post)
+        check_endpoints(source, target)
+        pre, post, values = _synapse_list(w, indices, source.n, target.n)
         nnz = pre.numel()
         if nnz >= 2**31:
             raise ValueError(f"too many synapses ({nnz}); at most 2**31 - 1 are supported")
@@ -149,27 +157,26 @@ class SparseConnection(AbstractConnection):
                 return t[order]
             return t
 
-        values, mask, delay, probability, intensity = map(arrange, (values, mask, delay, probability, intensity))
-        self._wmin_raw, self._wmax_raw = arrange(self._wmin_raw), arrange(self._wmax_raw)
-        shape = (nnz,)
-        self._init_bounds(shape)
+        values, mask, delay, probability, intensity, wmin, wmax = map(
+            arrange, (values, mask, delay, probability, intensity, wmin, wmax))
+        super().__init__(source, target, values, b=b, wmin=wmin, wmax=wmax, norm=norm, mask=mask,
+                         weight_decay=weight_decay, dale=dale, delay=delay, probability=probability,
+                         intensity=intensity, generator=generator, rule=rule, pre=pre, post=post,
+                         sparse_threshold=sparse_threshold)
+
+    def _layout(self, pre: Tensor, post: Tensor, sparse_threshold: float) -> WeightLayout:
+        source = self.source
         self.register_buffer("pre_index", pre.to(torch.int32))
         self.register_buffer("post_index", post.clone())  # int64: scatter_add takes it as is
         for name in ("_win_row", "_win_start", "_win_mask", "_mask_table"):
             self.register_buffer(name, None, persistent=False)
         self._index_rows()
         self.register_load_state_dict_post_hook(_reindex_after_load)
-        self._set_dale(dale, [(n_pre,), source.shape], "presynaptic neuron",
-                       lambda sign: sign.reshape(-1).to(torch.int8)[pre])
-        self._weight_parameter(values, shape, generator, "(nnz,)")
-        self._bias_parameter(b, (n_post,), "(target.n,)")
-        self._set_mask(mask, shape)
-        self._set_delay(delay, shape)
-        self._set_transmission(probability, intensity, shape, generator)
         self._set_sparse_threshold(sparse_threshold)
-        self._constrain_and_normalize()
-        self.__dict__["_gather"] = nnz >= _GATHER_MIN_SYNAPSES
-        self.set_rule(rule)
+        self.__dict__["_gather"] = pre.numel() >= _GATHER_MIN_SYNAPSES
+        return WeightLayout((pre.numel(),), "(nnz,)", [(source.n,), source.shape], "presynaptic neuron",
+                            lambda sign: sign.reshape(-1).to(torch.int8)[pre], ((self.target.n,), "(target.n,)"),
+                            synapse_delays=True)
 
     def _index_rows(self) -> None:
         """Tables of the active-row path (rebuilt from ``pre_index`` after loading a state dict).
@@ -445,12 +452,9 @@ class RandomSparseConnection(SparseConnection):
         intensity: float | Tensor = 1.0,
         sparse_threshold: float = 0.2,
         generator: torch.Generator | None = None,
-        rule: LearningRule | None = None,
+        rule: Plasticity | None = None,
     ) -> None:
-        if not isinstance(source, Nodes) or not isinstance(target, Nodes):
-            raise TypeError(
-                f"source and target must be Nodes, got {type(source).__name__} and {type(target).__name__}"
-            )
+        check_endpoints(source, target)
         if isinstance(connectivity, bool) or not isinstance(connectivity, (int, float)) \
                 or not 0.0 <= connectivity <= 1.0:
             raise ValueError(f"connectivity must be a probability in [0, 1], got {connectivity!r}")

@@ -1,0 +1,170 @@
+r"""Reward-based e-prop (Bellec et al. 2020, Nat. Commun. 11:3625) as a learning rule.
+
+e-prop factorises the gradient of a spiking network's objective into an *eligibility trace*
+``e_ji``, computed forward in time from quantities local to synapse ``i -> j``, and a
+*learning signal* ``L_j`` that tells neuron ``j`` how its spikes affect the objective. In
+reward-based e-prop, ``L_j`` is the readouts' error fed back to neuron ``j`` (random feedback
+weights by default: broadcast alignment) and the TD error ``δ`` of a critic scales the change:
+
+.. math::
+    \bar z_i &\leftarrow \alpha\, \bar z_i + z_i, \qquad \alpha = e^{-dt/\tau_m}
+        \quad\text{(the filtered presynaptic spikes; } \tau_m \text{ of the target)} \\
+    \psi_j &= \frac{\gamma}{w}\max\!\big(0,\, 1 - |v_j - \vartheta_j| / w\big)
+        \quad\text{(pseudo-derivative; } \gamma/w \text{ in the step a neuron spikes, 0 while refractory)} \\
+    e_{ji} &= \psi_j\, \bar z_i, \qquad
+    E_{ji} \leftarrow E_{ji}\, e^{-dt/\tau_e} + e_{ji}, \qquad
+    \Delta w_{ji} = \nu\, R_b\big(m_{bj}\, E_{bji}\big)
+
+with ``m`` the modulator the network delivers: ``δ`` (a number or ``(B,)``) or, through
+``Network.deliver_reward(δ, signals={layer: L})``, the neuron-specific ``δ_b L_bj``
+(:mod:`snnrl.network.modulator`). In the agents' pattern the eligibility ``E`` is built over
+a decision window with reward 0 and the modulator is delivered once after the environment
+answered (see :mod:`snnrl.learning.base`); a reward held during steps changes the weights by
+``nu dt R_b(r_b E_b)`` per step, as :class:`~snnrl.learning.MSTDPET` does.
+
+Conventions and approximations (written down, tested in ``tests/learning/test_eprop.py``):
+
+* synchronous propagation (the network's default): the input a target receives at step ``t``
+  is the source's spikes of step ``t - 1``, so ``e`` at step ``t`` uses ``zbar`` before it
+  takes this step's spikes;
+* the populations store the voltage after the reset, so in the step a neuron spikes ``psi``
+  takes its value at the threshold, ``gamma / w``; while refractory (input ignored) ``psi = 0``;
+* the reset's own derivative is ignored, as in e-prop; when the populations are put at rest
+  between decisions (a policy with ``carry_state = false``) ``zbar`` is cleared too
+  (:meth:`EProp.reset_neuron_state`), the eligibility ``E`` is kept;
+* the threshold is the target's ``thresh`` plus its adaptive ``theta`` when it has one
+  (:class:`~snnrl.network.AdaptiveLIFNodes`);
+* on connections that share weights (conv, local, pooling, mean-field) ``E`` is summed over the
+  synapses of a weight, so only a number or ``(B,)`` modulator can be delivered there; a
+  neuron-specific one needs a dense connection.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from snnrl.functional.plasticity import eprop_lif_traces_, pseudo_derivative
+from snnrl.learning.base import ModulatedRule, _positive
+from snnrl.registry import register
+
+if TYPE_CHECKING:
+    from snnrl.network.connections.base import AbstractConnection
+
+__all__ = ["EProp"]
+
+
+@register("rule")
+class EProp(ModulatedRule):
+    r"""Reward-based e-prop for LIF-type targets (see the module docstring for the equations).
+
+    Args:
+        nu: learning rate ``nu`` (one number: the rule has one term).
+        tc_e_trace: ``τ_e`` (ms) of the eligibility ``E``; a decision window of ``T`` steps
+            should fit in it (the default, 25 ms, suits ``T = 16``).
+        gamma: the pseudo-derivative's height factor ``gamma`` (0.3 in Bellec et al.).
+        width: the pseudo-derivative's half-width ``w`` in mV (default: the target's threshold
+            minus its reset, 13 mV for BindsNET's LIF).
+        reduction, normalize: see :mod:`snnrl.learning.rules`.
+
+    Attributes:
+        zbar: ``(B, *source.shape)`` filtered presynaptic spikes.
+        e: ``(B, *weight.shape)`` eligibility ``E``.
+    """
+
+    zbar: Tensor
+    e: Tensor
+
+    def __init__(self, *, nu: float = 1e-2, tc_e_trace: float = 25.0, gamma: float = 0.3,
+                 width: float | None = None, reduction: str = "mean", normalize: bool = False) -> None:
+        if isinstance(nu, (tuple, list)):
+            raise ValueError(f"EProp takes one learning rate nu, got {nu!r}")
+        super().__init__(nu=nu, reduction=reduction, normalize=normalize)
+        self.tc_e_trace = _positive("tc_e_trace", tc_e_trace)
+        self.gamma = _positive("gamma", gamma)
+        self.width = None if width is None else _positive("width", width)
+        self.register_buffer("zbar", torch.zeros(0))
+        self.register_buffer("e", torch.zeros(0))
+        self._width = 1.0
+
+    def _check_connection(self, connection: AbstractConnection) -> None:
+        target = connection.target
+        names = getattr(target, "state_names", ())
+        p = getattr(target, "p", None)
+        if "v" not in names or p is None or not hasattr(p, "thresh") or not hasattr(p, "tc_decay"):
+            raise ValueError(f"EProp needs a target with a membrane voltage 'v', a threshold and a membrane time "
+                             f"constant (LIFNodes, CurrentLIFNodes, AdaptiveLIFNodes); {type(target).__name__} "
+                             f"has state {list(names)}")
+        if self.width is None:
+            gap = torch.as_tensor(p.thresh, dtype=torch.float64) - torch.as_tensor(p.reset, dtype=torch.float64)
+            width = float(gap.mean())
+            if not width > 0:
+                raise ValueError(f"EProp: the target's threshold minus reset must be > 0 to set the width, got "
+                                 f"{width}; pass width=...")
+            self._width = width
+        else:
+            self._width = self.width
+
+    def _set_dt(self, dt: float) -> None:
+        tc = torch.as_tensor(self.connection.target.p.tc_decay, dtype=torch.float64)  # type: ignore[union-attr]
+        self._alpha = float(torch.exp(-dt / tc).mean())
+        self._decay_e = math.exp(-dt / self.tc_e_trace)
+
+    def _allocate(self, batch_size: int) -> None:
+        super()._allocate(batch_size)
+        conn = self.__dict__["_connection"]
+        w = conn.weight
+        self.zbar = w.new_zeros((batch_size, *conn.source.shape))
+        self.e = w.new_zeros((batch_size, *w.shape))
+
+    def _state(self) -> list[Tensor]:
+        return [self.zbar, self.e]
+
+    def reset_neuron_state(self) -> None:
+        """``zbar = 0``: after the target's voltage was reset, it no longer depends on earlier inputs."""
+        self.zbar.zero_()
+
+    def psi(self, connection: AbstractConnection, s_post: Tensor) -> Tensor:
+        """This step's pseudo-derivative of the target neurons. Shape: ``(B, *target.shape)``."""
+        target = connection.target
+        dtype = self.e.dtype
+        thresh = target.p.thresh
+        theta = getattr(target, "theta", None)
+        if isinstance(theta, Tensor):
+            thresh = theta + thresh
+        if isinstance(thresh, Tensor):
+            thresh = thresh.to(dtype)
+        psi = pseudo_derivative(target.v.to(dtype), thresh, self._width, self.gamma)
+        spiked = s_post.bool() if s_post.dtype != torch.bool else s_post
+        psi.masked_fill_(spiked, self.gamma / self._width)
+        refrac = getattr(target, "refrac_count", None)
+        if isinstance(refrac, Tensor):
+            psi.masked_fill_((refrac > 0) & ~spiked, 0.0)
+        return psi
+
+    def _step(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+              reward: float | Tensor | None) -> None:
+        psi = self.psi(connection, s_post)
+        self.e.mul_(self._decay_e)
+        self.adapter.accumulate(self.e, self.zbar, psi, 1.0)
+        eprop_lif_traces_(self.zbar, s_pre, self._alpha)
+        g = self._modulation(reward)
+        if g is None:
+            self._idle()
+            return
+        self.adapter.add_batch_weighted(self.e, g * (self.nu_post * self.dt))
+        if self.normalize:
+            connection.normalize()
+
+    def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
+        r"""``Δw = nu R_b(m_b E_b)`` with the eligibility ``E`` as it is now (``m`` per neuron or not)."""
+        self.adapter.add_batch_weighted(self.e, g * self.nu_post)
+        if self.normalize:
+            connection.normalize()
+
+    def extra_repr(self) -> str:
+        return (f"{super().extra_repr()}, tc_e_trace={self.tc_e_trace}, gamma={self.gamma}, "
+                f"width={self.width}")

@@ -1,0 +1,196 @@
+"""Reward-based e-prop, neuron-specific modulators and feedback: each against its equation."""
+
+import math
+
+import gymnasium as gym
+import pytest
+import torch
+
+from snnrl import Connection, Input, LIFNodes, Network
+from snnrl.functional.plasticity import eprop_alif_traces_, pseudo_derivative, trace_update_
+from snnrl.learning import MSTDPET, EProp, Feedback
+from snnrl.network.connections import Conv2dConnection
+from snnrl.policy.decoders import CountArgmax, SoftmaxCounts
+
+torch.set_num_threads(1)
+
+
+def _one_synapse(w: float, rule: EProp, steps: int, spike_at: int = 0) -> Network:
+    net = Network(dt=1.0)
+    net.add_layer(Input(1), "X")
+    net.add_layer(LIFNodes(1), "Y")
+    net.add_connection(Connection(net.layers["X"], net.layers["Y"], torch.tensor([[w]]), rule=rule), "X", "Y")
+    x = torch.zeros(steps, 1, 1, dtype=torch.bool)
+    x[spike_at] = True
+    net.run({"X": x}, reward=0.0)
+    return net
+
+
+@pytest.mark.parametrize("w", [4.0, 9.0, 12.5])
+def test_eligibility_of_one_synapse_matches_the_closed_form(w):
+    """One presynaptic spike at step 0, a subthreshold LIF target (rest -65, threshold -52 mV,
+    tau_m 100 ms): v_t = rest + w alpha^(t-1) from step 1 (synchronous propagation),
+    zbar = alpha^(t-1), so E_n = sum_t psi(v_t) alpha^(t-1) exp(-(n-t)/tau_e)."""
+    rule = EProp(nu=1.0, tc_e_trace=25.0, gamma=0.3)
+    steps = 30
+    _one_synapse(w, rule, steps)
+    alpha, width, theta = math.exp(-1 / 100), 13.0, -52.0
+    expected = 0.0
+    for t in range(1, steps):
+        v = -65.0 + w * alpha ** (t - 1)
+        psi = 0.3 / width * max(0.0, 1 - abs(v - theta) / width)
+        expected += psi * alpha ** (t - 1) * math.exp(-(steps - 1 - t) / 25.0)
+    assert rule.e.item() == pytest.approx(expected, rel=1e-5)
+    assert rule.zbar.item() == pytest.approx(alpha ** (steps - 1), rel=1e-5)
+
+
+def test_delivery_is_nu_times_modulator_times_eligibility():
+    rule = EProp(nu=0.5)
+    net = _one_synapse(9.0, rule, 20)
+    e = rule.e.clone()
+    w0 = net.connections["X->Y"].weight.clone()
+    net.deliver_reward(2.0)
+    assert net.connections["X->Y"].weight.item() == pytest.approx((w0 + 0.5 * 2.0 * e[0]).item(), rel=1e-6)
+
+
+def test_psi_is_the_threshold_value_when_spiking_and_zero_while_refractory():
+    rule = EProp(nu=1.0, gamma=0.3)
+    net = _one_synapse(20.0, rule, 3)  # one input spike of 20 mV: the target spikes at step 1
+    y = net.layers["Y"]
+    conn = net.connections["X->Y"]
+    spiked = torch.ones(1, 1, dtype=torch.bool)
+    assert rule.psi(conn, spiked).item() == pytest.approx(0.3 / 13.0)
+    assert float(y.refrac_count) > 0  # refractory after the spike
+    assert rule.psi(conn, ~spiked).item() == 0.0
+
+
+def test_pseudo_derivative_triangle():
+    v = torch.tensor([-52.0, -45.5, -58.5, -39.0, -70.0])
+    psi = pseudo_derivative(v, -52.0, 13.0, 0.3)
+    expected = [0.3 / 13, 0.3 / 13 * 0.5, 0.3 / 13 * 0.5, 0.0, 0.0]
+    torch.testing.assert_close(psi, torch.tensor(expected))
+
+
+def test_alif_trace_recursion():
+    eps = torch.zeros(1, 2, 3)
+    zbar = torch.tensor([[1.0, 0.5]])
+    psi = torch.tensor([[0.1, 0.2, 0.0]])
+    eprop_alif_traces_(eps, zbar, psi, rho=0.9, beta=2.0)
+    torch.testing.assert_close(eps, zbar.unsqueeze(2) * psi.unsqueeze(1))
+    before = eps.clone()
+    eprop_alif_traces_(eps, zbar, psi, rho=0.9, beta=2.0)
+    torch.testing.assert_close(eps, zbar.unsqueeze(2) * psi.unsqueeze(1) + (0.9 - 2.0 * psi).unsqueeze(1) * before)
+
+
+def test_trace_update_forms():
+    x = torch.tensor([[0.5, 0.5]])
+    trace_update_(x, torch.tensor([[True, False]]), 0.5)
+    torch.testing.assert_close(x, torch.tensor([[1.0, 0.25]]))
+    trace_update_(x, torch.tensor([[True, False]]), 0.5, additive=True)
+    torch.testing.assert_close(x, torch.tensor([[1.5, 0.125]]))
+
+
+# ------------------------------------------------------------- neuron-specific modulators
+def _dense_mstdpet(n_pre: int, n_post: int, batch: int, seed: int) -> tuple[Network, Connection]:
+    g = torch.Generator().manual_seed(seed)
+    net = Network(dt=1.0, batch_size=batch)
+    net.add_layer(Input(n_pre), "X")
+    net.add_layer(LIFNodes(n_post), "Y")
+    conn = Connection(net.layers["X"], net.layers["Y"], torch.rand(n_pre, n_post, generator=g) * 8, rule=MSTDPET())
+    net.add_connection(conn, "X", "Y")
+    net.run({"X": torch.rand(16, batch, n_pre, generator=g) < 0.3}, reward=0.0)
+    return net, conn
+
+
+@pytest.mark.parametrize(("n_pre", "batch"), [(20, 1), (20, 3), (400, 2)])  # 400 x 50: the factorised form
+def test_a_per_neuron_signal_weights_each_postsynaptic_column(n_pre, batch):
+    net, conn = _dense_mstdpet(n_pre, 50, batch, seed=n_pre + batch)
+    z = conn.rule.eligibility.value().clone()
+    w0 = conn.weight.clone()
+    m = torch.linspace(-1.0, 1.0, batch)
+    signal = torch.randn(batch, 50, generator=torch.Generator().manual_seed(1))
+    net.deliver_reward(m, signals={"Y": signal})
+    expected = w0 + torch.einsum("bij,bj->ij", z, m[:, None] * signal) / batch
+    torch.testing.assert_close(conn.weight, expected.clamp(min=conn.wmin, max=conn.wmax), rtol=1e-5, atol=1e-5)
+
+
+def test_a_constant_signal_is_the_global_modulator():
+    a, conn_a = _dense_mstdpet(20, 6, 2, seed=3)
+    b, conn_b = _dense_mstdpet(20, 6, 2, seed=3)
+    a.deliver_reward(torch.tensor([0.5, -1.0]))
+    b.deliver_reward(1.0, signals={"Y": torch.tensor([[0.5] * 6, [-1.0] * 6])})
+    torch.testing.assert_close(conn_a.weight, conn_b.weight)
+
+
+def test_bad_signals_are_refused_with_their_name():
+    net, _ = _dense_mstdpet(4, 3, 2, seed=0)
+    with pytest.raises(ValueError, match=r"signals\['Y'\] must have shape \(B, \*layer.shape\) = \(2, 3\)"):
+        net.deliver_reward(1.0, signals={"Y": torch.ones(2, 4)})
+    with pytest.raises(ValueError, match=r"signals\['Z'\]: no layer named 'Z'"):
+        net.deliver_reward(1.0, signals={"Z": torch.ones(2, 3)})
+    with pytest.raises(ValueError, match=r"signals\['Y'\] contains NaN"):
+        net.deliver_reward(1.0, signals={"Y": torch.full((2, 3), math.nan)})
+    with pytest.raises(ValueError, match="modulator contains NaN"):
+        net.deliver_reward(torch.tensor([1.0, math.nan]))
+
+
+def test_a_rule_called_directly_refuses_a_nan_modulator():
+    _, conn = _dense_mstdpet(4, 3, 1, seed=0)
+    w0 = conn.weight.clone()
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        conn.rule.deliver(conn, torch.tensor([math.nan]))
+    with pytest.raises(ValueError, match="must be finite"):
+        conn.rule.deliver(conn, math.inf)
+    torch.testing.assert_close(conn.weight, w0)
+
+
+def test_weight_sharing_connections_refuse_a_per_neuron_modulator():
+    net = Network(dt=1.0)
+    net.add_layer(Input(shape=(1, 6, 6)), "X")
+    net.add_layer(LIFNodes(shape=(2, 4, 4)), "Y")
+    net.add_connection(Conv2dConnection(net.layers["X"], net.layers["Y"], 3, rule=EProp()), "X", "Y")
+    net.run({"X": torch.rand(8, 1, 1, 6, 6) < 0.5}, reward=0.0)
+    net.deliver_reward(1.0)  # a global modulator works on every connection type
+    with pytest.raises(ValueError, match="shares weights between synapses"):
+        net.deliver_reward(1.0, signals={"Y": torch.ones(1, 2, 4, 4)})
+
+
+# ------------------------------------------------------------------ decoders and feedback
+def test_action_error_is_onehot_minus_policy():
+    dec = SoftmaxCounts(temperature=2.0, neurons_per_action=2, seed=0)
+    dec.bind(gym.spaces.Discrete(3), 6, steps=4)
+    spikes = torch.zeros(4, 1, 6)
+    spikes[:, 0, 0] = 1  # action 0: 4 spikes, the others none
+    err = dec.action_error(spikes, torch.tensor([1]))
+    p = torch.softmax(torch.tensor([4.0, 0.0, 0.0]) / 2.0, 0)
+    torch.testing.assert_close(err[0], torch.tensor([0.0, 1.0, 0.0]) - p)
+    torch.testing.assert_close(dec.neuron_error(spikes, torch.tensor([1]))[0], (torch.tensor([0.0, 1, 0]) - p)
+                               .repeat_interleave(2))
+    greedy = CountArgmax(neurons_per_action=2, seed=0)
+    greedy.bind(gym.spaces.Discrete(3), 6, steps=4)
+    assert greedy.action_error(spikes, torch.tensor([0])).abs().sum() == 0  # the greedy choice: no error
+    with pytest.raises(ValueError, match="actions must be"):
+        dec.action_error(spikes, torch.tensor([3]))
+
+
+def test_feedback_signals():
+    net = Network(dt=1.0)
+    net.add_layer(Input(3), "X")
+    net.add_layer(LIFNodes(5), "H")
+    net.add_layer(LIFNodes(4), "A")
+    net.add_connection(Connection(net.layers["X"], net.layers["H"]), "X", "H")
+    w = torch.arange(20.0).reshape(5, 4)
+    net.add_connection(Connection(net.layers["H"], net.layers["A"], w), "H", "A")
+    err = torch.tensor([[0.25, -0.25]])
+    rnd = Feedback(net, "A", 2, neurons_per_action=2, hidden=["H"], seed=3)
+    sig = rnd.signals(err)
+    torch.testing.assert_close(sig["A"], torch.tensor([[0.25, 0.25, -0.25, -0.25]]))
+    torch.testing.assert_close(sig["H"], err @ rnd.weights["H"].t())
+    assert torch.equal(rnd.weights["H"], Feedback(net, "A", 2, neurons_per_action=2, hidden=["H"], seed=3)
+                       .weights["H"])
+    sym = Feedback(net, "A", 2, neurons_per_action=2, hidden=["H"], mode="symmetric")
+    torch.testing.assert_close(sym.signals(err)["H"], err @ w.view(5, 2, 2).sum(-1).t())
+    with pytest.raises(ValueError, match="feedback mode must be one of"):
+        Feedback(net, "A", 2, mode="sideways")
+    with pytest.raises(ValueError, match="no layer named 'Q'"):
+        Feedback(net, "A", 2, hidden=["Q"])
