@@ -1,5 +1,6 @@
 """snnrl: spiking neural networks that act, learn and see, for PyTorch and Gymnasium."""
 
+from snnrl._checks import InvalidParameter
 from snnrl.encoding import (
     BernoulliEncoder,
     Encoder,
@@ -60,6 +61,7 @@ from snnrl.network import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "InvalidParameter",
     "make_env",
     "BernoulliEncoder",
     "Encoder",

@@ -72,6 +72,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl import toml
 from snnrl.network.spec import SpecError, constructor_tensors, generators, network_from_spec, network_to_spec
 
@@ -339,7 +340,7 @@ def _check_entries(path: Any, entries: Mapping[str, Any], data_size: int) -> lis
         dtype = _CODES.get(entry["dtype"])
         shape, offsets = entry["shape"], entry["data_offsets"]
         ints = (isinstance(shape, list) and isinstance(offsets, list) and len(offsets) == 2
-                and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in [*shape, *offsets]))
+                and all(checks.is_int(v) and v >= 0 for v in [*shape, *offsets]))
         if dtype is None or not ints:
             raise _fail(path, f"corrupt header: bad dtype, shape or offsets for tensor {name!r}")
         begin, end = offsets

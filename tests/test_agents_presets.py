@@ -36,7 +36,8 @@ def test_preset_builds_and_steps(name):
     config = load_agent(AGENTS / f"{name}.toml")
     assert config.name == name
     rules = [c.get("rule", {}).get("type") for c in config.network["connections"]]
-    assert "MSTDPET" in rules  # every ready-made agent learns by reward-modulated STDP with eligibility
+    # every ready-made agent learns by a three-factor rule with an eligibility trace (no backpropagation)
+    assert {"MSTDPET", "EProp"} & set(rules)
     trainer = build_trainer(config, num_envs=1)
     weights = {k: v.clone() for k, v in trainer.policy.network.state_dict().items() if k.endswith("weight")}
     trainer.learn(1, callback=StopAfter(3))

@@ -12,7 +12,6 @@ so callers can reseed any encoder uniformly.
 
 from __future__ import annotations
 
-import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
@@ -20,6 +19,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.functional import encoding as F
 from snnrl.functional.encoding import Bound
 from snnrl.registry import register
@@ -55,7 +55,7 @@ class Encoder(ABC):
     stochastic: ClassVar[bool] = False
 
     def __init__(self, time: float, dt: float = 1.0) -> None:
-        F._steps(time, dt)
+        F.num_steps(time, dt)
         self.time = float(time)
         self.dt = float(dt)
         self.generator: torch.Generator | None = None
@@ -63,7 +63,7 @@ class Encoder(ABC):
     @property
     def steps(self) -> int:
         """Number of simulation steps, ``round(time / dt)``."""
-        return F._steps(self.time, self.dt)
+        return F.num_steps(self.time, self.dt)
 
     @abstractmethod
     def __call__(self, datum: Tensor) -> Tensor:
@@ -98,10 +98,8 @@ class Encoder(ABC):
 def _check_seed(seed: int | None) -> None:
     if seed is None:
         return
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or None, got {seed!r}")
-    if not 0 <= seed <= _MAX_SEED:
-        raise ValueError(f"seed must be in [0, 2**64 - 1], got {seed}")
+    checks.integer("seed", checks.integer("seed", seed, what="an int or None"), 0, _MAX_SEED,
+                   what="in [0, 2**64 - 1]")
 
 
 class _StochasticEncoder(Encoder):
@@ -192,7 +190,7 @@ class SingleEncoder(Encoder):
 
     def __init__(self, time: float, *, dt: float = 1.0, sparsity: float = 0.5) -> None:
         super().__init__(time, dt)
-        self.sparsity = F._positive(sparsity, "sparsity", upper=1.0)
+        self.sparsity = checks.in_range("sparsity", checks.real("sparsity", sparsity), 0, 1.0, low_open=True)
 
     def __call__(self, datum: Tensor) -> Tensor:
         return F.single(datum, self.time, self.dt, sparsity=self.sparsity)
@@ -222,7 +220,7 @@ class BernoulliEncoder(_StochasticEncoder):
         seed: int | None = None,
     ) -> None:
         super().__init__(time, dt, generator, seed)
-        self.max_prob = F._positive(max_prob, "max_prob", upper=1.0)
+        self.max_prob = checks.in_range("max_prob", checks.real("max_prob", max_prob), 0, 1.0, low_open=True)
 
     def __call__(self, datum: Tensor) -> Tensor:
         return F.bernoulli(
@@ -266,10 +264,8 @@ class LatencyEncoder(Encoder):
         self, time: float, *, dt: float = 1.0, normalize: bool = True, mode: str = "linear"
     ) -> None:
         super().__init__(time, dt)
-        if mode not in F.LATENCY_MODES:
-            raise ValueError(f"mode must be one of {F.LATENCY_MODES}, got {mode!r}")
-        if not isinstance(normalize, bool):
-            raise TypeError(f"normalize must be a bool, got {normalize!r}")
+        checks.choice("mode", mode, F.LATENCY_MODES)
+        checks.boolean("normalize", normalize)
         self.normalize = normalize
         self.mode = mode
 
@@ -302,10 +298,10 @@ class PopulationEncoder(_StochasticEncoder):
         seed: int | None = None,
     ) -> None:
         super().__init__(time, dt, generator, seed)
-        self.n_per_dim = F._n_per_dim(n_per_dim)
-        self.max_rate = F._max_rate(max_rate, self.dt)
-        self.sigma_scale = F._positive(sigma_scale, "sigma_scale")
-        F._bounds(low, high, torch.empty(0, dtype=torch.float64))
+        self.n_per_dim = F.check_n_per_dim(n_per_dim)
+        self.max_rate = F.check_max_rate(max_rate, self.dt)
+        self.sigma_scale = checks.positive("sigma_scale", checks.real("sigma_scale", sigma_scale))
+        F.check_bounds(low, high, torch.empty(0, dtype=torch.float64))
         self.low = low
         self.high = high
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import numbers
 import os
 from collections.abc import Mapping
 from typing import Any
 
+from snnrl import _checks as checks
 from snnrl.envs._deps import require
 from snnrl.envs.config import EnvPreset, PresetError, load_preset
 
@@ -158,16 +158,14 @@ def make_env(
         ImportError: the ``atari`` extra is missing (``pip install 'snnrl[atari]'``).
     """
     spec = load_preset(preset)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+    if seed is not None:
+        seed = checks.integer("seed", seed, 0, what="None or a non-negative int")
     gym = require("gymnasium", "snnrl environments")
     _register(spec.id, gym)
     if num_envs is None:
         return build_env(spec, seed=seed, render_mode=render_mode, encode=encode)
-    if isinstance(num_envs, bool) or not isinstance(num_envs, numbers.Integral) or num_envs < 1:
-        raise ValueError(f"num_envs must be None or an int >= 1, got {num_envs!r}")
-    if vectorization_mode not in VECTORIZATION_MODES:
-        raise ValueError(f"vectorization_mode must be one of {VECTORIZATION_MODES}, got {vectorization_mode!r}")
+    num_envs = checks.integer("num_envs", num_envs, 1, what="None or an int >= 1")
+    checks.choice("vectorization_mode", vectorization_mode, VECTORIZATION_MODES)
     fns = [
         functools.partial(
             build_env, spec, seed=None if seed is None else seed + i, render_mode=render_mode, encode=encode

@@ -19,28 +19,17 @@ an agent's credit assignment can be tested without long delays.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from snnrl import _checks as checks
+
 __all__ = ["CUE_BANDIT_ID", "CueBandit", "register_tasks"]
 
 CUE_BANDIT_ID = "snnrl/CueBandit-v0"
-
-
-def _int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
 
 
 class CueBandit(gym.Env):
@@ -73,10 +62,10 @@ class CueBandit(gym.Env):
     ) -> None:
         if render_mode is not None:
             raise ValueError(f"CueBandit has no render modes, got render_mode={render_mode!r}")
-        self.n_cues = _int(n_cues, "n_cues", 2)
-        self.episode_length = _int(episode_length, "episode_length", 1)
-        self.reward_correct = _real(reward_correct, "reward_correct")
-        self.reward_wrong = _real(reward_wrong, "reward_wrong")
+        self.n_cues = checks.integer("n_cues", n_cues, 2)
+        self.episode_length = checks.integer("episode_length", episode_length, 1)
+        self.reward_correct = checks.finite("reward_correct", reward_correct)
+        self.reward_wrong = checks.finite("reward_wrong", reward_wrong)
         if not self.reward_wrong < self.reward_correct:
             raise ValueError(f"reward_wrong ({reward_wrong}) must be below reward_correct ({reward_correct})")
         mapping = list(range(self.n_cues)) if mapping is None else list(mapping)

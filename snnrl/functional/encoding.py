@@ -18,16 +18,21 @@ Conventions shared by every function here:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
+
 __all__ = [
     "bernoulli",
+    "check_bounds",
+    "check_max_rate",
+    "check_n_per_dim",
     "gaussian_receptive_fields",
     "latency",
+    "num_steps",
     "poisson",
     "population",
     "rank_order",
@@ -40,37 +45,15 @@ Bound = float | Sequence[float] | Tensor
 """A receptive-field bound: a scalar, or one value per input dimension."""
 
 # ---------------------------------------------------------------------------------------------
-# Validation helpers (shared with snnrl.encoding).
+# Validation helpers (the public ones are shared with snnrl.encoding and snnrl.wrappers).
 # ---------------------------------------------------------------------------------------------
 
 
-def _real(value: object, name: str) -> float:
-    """Return ``value`` as a finite float, or raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _positive(value: object, name: str, upper: float = math.inf) -> float:
-    """Return ``value`` as a float in ``(0, upper]``, or raise."""
-    value = _real(value, name)
-    if not 0.0 < value <= upper:
-        bound = "> 0" if upper == math.inf else f"in (0, {upper}]"
-        raise ValueError(f"{name} must be {bound}, got {value}")
-    return value
-
-
-def _steps(time: float, dt: float) -> int:
+def num_steps(time: float, dt: float) -> int:
     """Number of steps ``T = round(time / dt)``, after checking both values."""
-    time = _real(time, "time")
-    dt = _real(dt, "dt")
-    if time < 0:
-        raise ValueError(f"time must be >= 0 ms, got {time}")
-    if dt <= 0:
-        raise ValueError(f"dt must be > 0 ms, got {dt}")
+    time, dt = checks.real("time", time), checks.real("dt", dt)
+    checks.in_range("time", time, 0, what=">= 0 ms")
+    checks.positive("dt", dt, what="> 0 ms")
     ratio = time / dt
     steps = round(ratio)
     if abs(ratio - steps) > 1e-6 * max(1.0, ratio):
@@ -88,14 +71,10 @@ def _float_tensor(datum: object, name: str = "datum") -> Tensor:
         raise TypeError(f"{name} must be real-valued, got dtype {datum.dtype}")
     if not datum.is_floating_point():
         datum = datum.to(torch.float32)
-    finite = torch.isfinite(datum)
-    if not bool(finite.all()):
-        bad = datum[~finite][0].item()
-        raise ValueError(f"{name} must be finite (no NaN/inf), got {bad}")
-    return datum
+    return checks.finite_tensor(name, datum)
 
 
-def _in_range(datum: Tensor, name: str, low: float = 0.0, high: float = math.inf) -> None:
+def _in_range(name: str, datum: Tensor, low: float = 0.0, high: float = math.inf) -> None:
     """Raise if any element of ``datum`` lies outside ``[low, high]``."""
     if datum.numel() == 0:
         return
@@ -163,8 +142,8 @@ def single(datum: Tensor, time: float, dt: float = 1.0, sparsity: float = 0.5) -
     Shape:
         ``datum``: ``(*shape)``; output: ``(T, *shape)`` with ``T = round(time / dt)``.
     """
-    steps = _steps(time, dt)
-    sparsity = _positive(sparsity, "sparsity", upper=1.0)
+    steps = num_steps(time, dt)
+    sparsity = checks.in_range("sparsity", checks.real("sparsity", sparsity), 0, 1.0, low_open=True)
     datum = _float_tensor(datum)
     out = torch.zeros((steps, *datum.shape), dtype=torch.bool, device=datum.device)
     if steps == 0 or datum.numel() == 0:
@@ -188,7 +167,7 @@ def repeat(datum: Tensor, time: float, dt: float = 1.0) -> Tensor:
     Shape:
         ``datum``: ``(*shape)``; output: ``(T, *shape)`` with ``T = round(time / dt)``.
     """
-    steps = _steps(time, dt)
+    steps = num_steps(time, dt)
     datum = _float_tensor(datum)
     return datum.unsqueeze(0).repeat(steps, *([1] * datum.dim()))
 
@@ -215,10 +194,10 @@ def bernoulli(
     Shape:
         ``datum``: ``(*shape)``; output: ``(T, *shape)`` with ``T = round(time / dt)``.
     """
-    steps = _steps(time, dt)
-    max_prob = _positive(max_prob, "max_prob", upper=1.0)
+    steps = num_steps(time, dt)
+    max_prob = checks.in_range("max_prob", checks.real("max_prob", max_prob), 0, 1.0, low_open=True)
     datum = _float_tensor(datum)
-    _in_range(datum, "datum (spike probabilities)", 0.0, 1.0)
+    _in_range("datum (spike probabilities)", datum, 0.0, 1.0)
     _check_generator(generator, datum.device)
     return _bernoulli_train(datum * max_prob, steps, generator)
 
@@ -244,9 +223,9 @@ def poisson(
     Shape:
         ``rates``: ``(*shape)``; output: ``(T, *shape)`` with ``T = round(time / dt)``.
     """
-    steps, dt = _steps(time, dt), float(dt)
+    steps, dt = num_steps(time, dt), float(dt)
     rates = _float_tensor(rates, "rates")
-    _in_range(rates, "rates (Hz)")
+    _in_range("rates (Hz)", rates)
     _check_generator(generator, rates.device)
     prob = rates * (dt / 1000.0)
     if prob.numel() and prob.max().item() > 1.0:
@@ -277,9 +256,9 @@ def rank_order(datum: Tensor, time: float, dt: float = 1.0) -> Tensor:
     Shape:
         ``datum``: ``(*shape)``; output: ``(T, *shape)`` with ``T = round(time / dt)``.
     """
-    steps = _steps(time, dt)
+    steps = num_steps(time, dt)
     datum = _float_tensor(datum)
-    _in_range(datum, "datum")
+    _in_range("datum", datum)
     mask = datum > 0
     if steps == 0 or not bool(mask.any()):
         return torch.zeros((steps, *datum.shape), dtype=torch.bool, device=datum.device)
@@ -326,13 +305,11 @@ def latency(
     Shape:
         ``datum``: ``(*shape)``; output: ``(T, *shape)`` with ``T = round(time / dt)``.
     """
-    steps = _steps(time, dt)
-    if mode not in LATENCY_MODES:
-        raise ValueError(f"mode must be one of {LATENCY_MODES}, got {mode!r}")
-    if not isinstance(normalize, bool):
-        raise TypeError(f"normalize must be a bool, got {normalize!r}")
+    steps = num_steps(time, dt)
+    checks.choice("mode", mode, LATENCY_MODES)
+    checks.boolean("normalize", normalize)
     datum = _float_tensor(datum)
-    _in_range(datum, "datum", 0.0, math.inf if normalize else 1.0)
+    _in_range("datum", datum, 0.0, math.inf if normalize else 1.0)
     mask = datum > 0
     if steps == 0 or not bool(mask.any()):
         return torch.zeros((steps, *datum.shape), dtype=torch.bool, device=datum.device)
@@ -353,10 +330,10 @@ def _bound(value: Bound, name: str, like: Tensor) -> Tensor:
         if value.is_complex():
             raise TypeError(f"{name} must be real-valued, got dtype {value.dtype}")
         bound = value.detach().to(device=like.device, dtype=like.dtype)
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+    elif checks.is_real(value):
         bound = torch.tensor(float(value), device=like.device, dtype=like.dtype)
     elif isinstance(value, Sequence) and not isinstance(value, str):
-        bound = torch.tensor([_real(v, name) for v in value], device=like.device, dtype=like.dtype)
+        bound = torch.tensor([checks.real(name, v) for v in value], device=like.device, dtype=like.dtype)
     else:
         raise TypeError(f"{name} must be a number, sequence or tensor, got {value!r}")
     if bound.dim() > 1:
@@ -366,7 +343,7 @@ def _bound(value: Bound, name: str, like: Tensor) -> Tensor:
     return bound
 
 
-def _bounds(
+def check_bounds(
     low: Bound, high: Bound, like: Tensor, dims: int | None = None
 ) -> tuple[Tensor, Tensor]:
     """Check ``low < high`` (and length ``dims`` if given); return them broadcast to 1-D."""
@@ -389,12 +366,11 @@ def _bounds(
     return lo, hi
 
 
-def _n_per_dim(n_per_dim: int) -> int:
-    if isinstance(n_per_dim, bool) or not isinstance(n_per_dim, numbers.Integral):
-        raise TypeError(f"n_per_dim must be an int, got {n_per_dim!r}")
-    if n_per_dim < 1:
-        raise ValueError(f"n_per_dim must be >= 1, got {n_per_dim}")
-    return int(n_per_dim)
+def check_n_per_dim(n_per_dim: int) -> int:
+    """``n_per_dim`` (tuning curves or neurons per input dimension) as an int >= 1, or raise
+    :class:`~snnrl.InvalidParameter` (a ``TypeError`` too for a non-int)."""
+    n = checks.integer("n_per_dim", n_per_dim, what="an int")
+    return checks.integer("n_per_dim", n, 1, what=">= 1")
 
 
 def gaussian_receptive_fields(
@@ -423,13 +399,13 @@ def gaussian_receptive_fields(
     Shape:
         ``values``: ``(*batch, D)``; output: ``(*batch, D * n_per_dim)``.
     """
-    n = _n_per_dim(n_per_dim)
-    sigma_scale = _positive(sigma_scale, "sigma_scale")
+    n = check_n_per_dim(n_per_dim)
+    sigma_scale = checks.positive("sigma_scale", checks.real("sigma_scale", sigma_scale))
     values = _float_tensor(values, "values")
     if values.dim() < 1:
         raise ValueError("values must have shape (*batch, D), got a 0-d tensor")
     dims = values.shape[-1]
-    lo, hi = _bounds(low, high, values, dims)
+    lo, hi = check_bounds(low, high, values, dims)
     span = hi - lo
     if n == 1:
         centres = ((lo + hi) / 2).unsqueeze(-1)
@@ -476,19 +452,15 @@ def population(
         ``values``: ``(*batch, D)``; output: ``(T, *batch, D * n_per_dim)`` with
         ``T = round(time / dt)``.
     """
-    steps, dt = _steps(time, dt), float(dt)
-    max_rate = _max_rate(max_rate, dt)
+    steps, dt = num_steps(time, dt), float(dt)
+    max_rate = check_max_rate(max_rate, dt)
     rates = max_rate * gaussian_receptive_fields(values, n_per_dim, low, high, sigma_scale)
     _check_generator(generator, rates.device)
     return _bernoulli_train(rates * (dt / 1000.0), steps, generator)
 
 
-def _max_rate(max_rate: float, dt: float) -> float:
-    """Check ``0 <= max_rate <= 1000 / dt`` (Hz)."""
-    max_rate = _real(max_rate, "max_rate")
-    if not 0.0 <= max_rate <= 1000.0 / dt:
-        raise ValueError(
-            f"max_rate must be in [0, 1000 / dt] = [0, {1000 / dt:g}] Hz for dt={dt} ms, "
-            f"got {max_rate}"
-        )
-    return max_rate
+def check_max_rate(max_rate: float, dt: float) -> float:
+    """``max_rate`` (Hz) as a float with ``0 <= max_rate <= 1000 / dt`` (at most one spike per step
+    of ``dt`` ms), or raise :class:`~snnrl.InvalidParameter`."""
+    return checks.in_range("max_rate", checks.real("max_rate", max_rate), 0.0, 1000.0 / dt,
+                           what=f"in [0, 1000 / dt] = [0, {1000 / dt:g}] Hz for dt={dt} ms")

@@ -21,12 +21,12 @@ a ``(B,)`` tensor gives a ``(B,)`` tensor.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor, nn
 
+from snnrl import _checks as checks
 from snnrl.registry import register
 
 __all__ = ["MovingAverageRPE", "RawReward", "RewardSignal", "TDError"]
@@ -43,9 +43,7 @@ def _check(name: str, value: object, allow_none: bool = False) -> Reward | None:
         if not bool(torch.isfinite(value).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
         return value.float() if not value.is_floating_point() else value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number or a tensor, got {value!r}")
-    return float(value)
+    return checks.finite(name, value, what="a finite number or a tensor")
 
 
 def _as_output(x: Tensor, like: Reward) -> Reward:
@@ -130,13 +128,9 @@ class MovingAverageRPE(RewardSignal):
 
     def __init__(self, *, window: float = 10.0, update: str = "episode", shared: bool = False) -> None:
         super().__init__()
-        window = float(_check("window", window))  # type: ignore[arg-type]
-        if window < 1.0:
-            raise ValueError(f"window must be >= 1, got {window!r}")
-        if update not in self.UPDATES:
-            raise ValueError(f"update must be one of {self.UPDATES}, got {update!r}")
-        if not isinstance(shared, bool):
-            raise ValueError(f"shared must be a bool, got {shared!r}")
+        window = checks.in_range("window", float(_check("window", window)), 1)  # type: ignore[arg-type]
+        checks.choice("update", update, self.UPDATES)
+        checks.boolean("shared", shared)
         self.window = window
         self.update = update
         self.shared = shared
@@ -207,10 +201,7 @@ class TDError(RewardSignal):
 
     def __init__(self, *, gamma: float = 0.99) -> None:
         super().__init__()
-        gamma = float(_check("gamma", gamma))  # type: ignore[arg-type]
-        if not 0.0 <= gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], got {gamma!r}")
-        self.gamma = gamma
+        self.gamma = checks.in_range("gamma", float(_check("gamma", gamma)), 0, 1)  # type: ignore[arg-type]
         self.last_error: Reward | None = None
 
     def step(self, reward: Reward, *, value: Reward | None = None, next_value: Reward | None = None,

@@ -48,9 +48,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.functional.plasticity import decay_add_, trace_update_
 from snnrl.learning.adapters import STDPEligibility, STDPParameters
-from snnrl.learning.base import ModulatedRule, Rule, _number, _positive
+from snnrl.learning.base import ModulatedRule, Rule
 from snnrl.registry import register
 
 if TYPE_CHECKING:
@@ -91,11 +92,9 @@ class _TwoFactorRule(Rule):
     def __init__(self, *, nu: float | tuple[float, float], reduction: str, normalize: bool,
                  tc_pre: float, tc_post: float, traces_additive: bool) -> None:
         super().__init__(nu=nu, reduction=reduction, normalize=normalize)
-        self.tc_pre = _positive("tc_pre", tc_pre)
-        self.tc_post = _positive("tc_post", tc_post)
-        if not isinstance(traces_additive, bool):
-            raise ValueError(f"traces_additive must be a bool, got {traces_additive!r}")
-        self.traces_additive = traces_additive
+        self.tc_pre = checks.positive("tc_pre", tc_pre)
+        self.tc_post = checks.positive("tc_post", tc_post)
+        self.traces_additive = checks.boolean("traces_additive", traces_additive)
         self.register_buffer("x_pre", torch.zeros(0))
         self.register_buffer("x_post", torch.zeros(0))
 
@@ -251,10 +250,10 @@ class MSTDP(ModulatedRule):
                  tc_plus: float = 20.0, tc_minus: float = 20.0, reduction: str = "mean",
                  normalize: bool = False) -> None:
         super().__init__(nu=nu, reduction=reduction, normalize=normalize)
-        self.a_plus = _number("a_plus", a_plus)
-        self.a_minus = _number("a_minus", a_minus)
-        self.tc_plus = _positive("tc_plus", tc_plus)
-        self.tc_minus = _positive("tc_minus", tc_minus)
+        self.a_plus = checks.finite("a_plus", a_plus)
+        self.a_minus = checks.finite("a_minus", a_minus)
+        self.tc_plus = checks.positive("tc_plus", tc_plus)
+        self.tc_minus = checks.positive("tc_minus", tc_minus)
         self.register_buffer("p_plus", torch.zeros(0))
         self.register_buffer("p_minus", torch.zeros(0))
 
@@ -340,11 +339,11 @@ class MSTDPET(ModulatedRule):
                  tc_plus: float = 20.0, tc_minus: float = 20.0, tc_e_trace: float = 25.0,
                  reduction: str = "mean", normalize: bool = False) -> None:
         super().__init__(nu=nu, reduction=reduction, normalize=normalize)
-        self.a_plus = _number("a_plus", a_plus)
-        self.a_minus = _number("a_minus", a_minus)
-        self.tc_plus = _positive("tc_plus", tc_plus)
-        self.tc_minus = _positive("tc_minus", tc_minus)
-        self.tc_e_trace = _positive("tc_e_trace", tc_e_trace)
+        self.a_plus = checks.finite("a_plus", a_plus)
+        self.a_minus = checks.finite("a_minus", a_minus)
+        self.tc_plus = checks.positive("tc_plus", tc_plus)
+        self.tc_minus = checks.positive("tc_minus", tc_minus)
+        self.tc_e_trace = checks.positive("tc_e_trace", tc_e_trace)
         self.eligibility: STDPEligibility | None = None
 
     def _params(self, dt: float) -> STDPParameters:
@@ -438,8 +437,8 @@ class Rmax(ModulatedRule):
         if isinstance(nu, (tuple, list)):
             raise ValueError(f"Rmax takes one learning rate nu, got {nu!r}")
         super().__init__(nu=nu, reduction=reduction, normalize=normalize)
-        self.tc_psp = _positive("tc_psp", tc_psp)
-        self.tc_e_trace = _positive("tc_e_trace", tc_e_trace)
+        self.tc_psp = checks.positive("tc_psp", tc_psp)
+        self.tc_e_trace = checks.positive("tc_e_trace", tc_e_trace)
         self.register_buffer("psp", torch.zeros(0))
         self.register_buffer("e", torch.zeros(0))
 

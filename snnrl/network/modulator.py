@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
+
 __all__ = ["Modulator", "check_modulator", "check_signal", "is_per_neuron", "with_signal"]
 
 Modulator = float | Tensor
@@ -54,9 +56,7 @@ def check_modulator(value: object, batch_size: int, *, name: str = "reward") -> 
         if not bool(torch.isfinite(value).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
         return value.float() if not value.is_floating_point() else value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number or a tensor, got {value!r}")
-    return float(value)
+    return checks.finite(name, value, what="a finite number or a tensor")
 
 
 def check_signal(value: object, batch_size: int, shape: Sequence[int], *, name: str) -> Tensor:

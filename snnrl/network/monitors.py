@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.network.connections import AbstractConnection
 from snnrl.network.nodes import Nodes
 from snnrl.registry import register
@@ -55,8 +56,8 @@ class Monitor:
         for var in state_vars:
             if var not in known:
                 raise ValueError(f"{type(obj).__name__} has no state variable {var!r}; available: {list(known)}")
-        if time is not None and (not isinstance(time, int) or isinstance(time, bool) or time < 1):
-            raise ValueError(f"time must be a positive int (ring buffer length) or None, got {time!r}")
+        if time is not None:
+            time = checks.integer("time", time, 1, what="a positive int (ring buffer length) or None")
         self.obj = obj
         self.state_vars = state_vars
         self.time = time

@@ -15,13 +15,13 @@ Inputs are time-major: ``run(inputs={"X": tensor (T, B, *shape)})``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
+from snnrl import _checks as checks
 from snnrl.network.connections import AbstractConnection
 from snnrl.network.modulator import Modulator, check_modulator, check_signal, with_signal
 from snnrl.network.monitors import Monitor, NetworkMonitor
@@ -74,13 +74,11 @@ class Network(nn.Module):
         self, dt: float = 1.0, batch_size: int = 1, learning: bool = True, propagation: str = "synchronous"
     ) -> None:
         super().__init__()
-        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0 or not math.isfinite(dt):
-            raise ValueError(f"dt must be a positive number of ms, got {dt!r}")
+        dt = checks.positive("dt", dt, what="a positive number of ms")
         if propagation not in PROPAGATION_MODES:
             raise ValueError(f"unknown propagation {propagation!r}; expected one of {PROPAGATION_MODES}")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.dt = float(dt)
+        batch_size = checks.integer("batch_size", batch_size, 1, what="a positive int")
+        self.dt = dt
         self.batch_size = batch_size
         self.propagation = propagation
         self.layers = nn.ModuleDict()
@@ -155,9 +153,7 @@ class Network(nn.Module):
     # ------------------------------------------------------------------ state
     def set_batch_size(self, batch_size: int) -> None:
         """Change the batch size of every population; resets state and monitors."""
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.batch_size = batch_size
+        self.batch_size = checks.integer("batch_size", batch_size, 1, what="a positive int")
         for layer in self.layers.values():
             layer.set_batch_size(batch_size)
         for monitor in self.monitors.values():
@@ -245,8 +241,7 @@ class Network(nn.Module):
             if steps_in is None:
                 raise ValueError("give the simulation time (ms) or at least one input to take it from")
             return steps_in, batch
-        if isinstance(time, bool) or not isinstance(time, (int, float)) or not math.isfinite(time) or time < 0:
-            raise ValueError(f"time must be a non-negative number of ms, got {time!r}")
+        checks.positive("time", time, strict=False, what="a non-negative number of ms")
         steps = round(time / self.dt)
         if abs(steps * self.dt - time) > 1e-6 * max(1.0, time):
             raise ValueError(f"time={time} ms is not a whole number of steps of dt={self.dt} ms")

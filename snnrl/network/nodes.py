@@ -21,6 +21,7 @@ from typing import Any, ClassVar, NamedTuple, TypedDict, Unpack
 import torch
 from torch import Tensor, nn
 
+from snnrl import _checks as checks
 from snnrl.functional._common import decay_factor, trace_step
 from snnrl.functional.izhikevich import (
     FAST_SPIKING,
@@ -77,15 +78,12 @@ def resolve_shape(n: int | None, shape: Sequence[int] | None) -> tuple[int, ...]
         if n is not None and n != math.prod(shape):
             raise ValueError(f"n={n} does not match shape={shape} (prod {math.prod(shape)})")
         return shape
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    return (n,)
+    return (checks.integer("n", n, 1, what="a positive int"),)
 
 
-def _positive(name: str, value: Any) -> None:
-    v = value if not isinstance(value, Tensor) else value.min().item()
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+#: Parameters with a lower bound: name -> (strict, how the message words the bound).
+_LOWER_BOUNDS = {name: (True, "> 0") for name in ("tc_decay", "tc_i_decay", "tc_theta_decay", "d_thresh")}
+_LOWER_BOUNDS["refrac"] = (False, ">= 0 ms")
 
 
 class PopulationOptions(TypedDict, total=False):
@@ -159,10 +157,9 @@ class Nodes(nn.Module, ABC):
         super().__init__()
         self.shape: tuple[int, ...] = resolve_shape(n, shape)
         self.n: int = math.prod(self.shape)
-        _positive("tc_trace", tc_trace)
         self.traces = bool(traces)
         self.traces_additive = bool(traces_additive)
-        self.tc_trace = tc_trace
+        self.tc_trace = checks.positive("tc_trace", tc_trace)
         self.trace_scale = trace_scale
         self.sum_input = bool(sum_input)
         self.dt = 1.0
@@ -174,7 +171,7 @@ class Nodes(nn.Module, ABC):
 
     # ----------------------------------------------------------------- parameters
     def _set_params(self, params: NamedTuple) -> None:
-        """Validate per-neuron parameters (scalars or tensors broadcastable to ``shape``)."""
+        """Validate per-neuron parameters (finite scalars, or finite tensors broadcastable to ``shape``)."""
         fixed = {}
         for name, value in params._asdict().items():
             if isinstance(value, Tensor):
@@ -185,20 +182,21 @@ class Nodes(nn.Module, ABC):
                         f"parameter {name} has shape {tuple(value.shape)}, expected a scalar or a "
                         f"tensor broadcastable to the population shape {self.shape}"
                     ) from None
-                value = value.to(self._dtype)
-            elif isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
-                raise TypeError(f"parameter {name} must be a float or a tensor, got {value!r}")
-            elif isinstance(value, int):
+                value = checks.finite_tensor(f"parameter {name}", value.to(self._dtype))
+            elif value is not None:
+                if not checks.is_real(value):
+                    raise checks.invalid(f"parameter {name}", "a float or a tensor", value, checks.InvalidType)
                 value = float(value)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"parameter {name} must be finite, got {value!r}")
+                if not math.isfinite(value):
+                    raise checks.invalid(f"parameter {name}", "finite", value)
             fixed[name] = value
-        for name in ("tc_decay", "tc_i_decay", "tc_theta_decay", "d_thresh"):
-            if name in fixed:
-                _positive(name, fixed[name])
-        if "refrac" in fixed and (fixed["refrac"] if not isinstance(fixed["refrac"], Tensor)
-                                  else fixed["refrac"].min().item()) < 0:
-            raise ValueError(f"refrac must be >= 0 ms, got {fixed['refrac']!r}")
+        for name, (strict, expected) in _LOWER_BOUNDS.items():
+            value = fixed.get(name)
+            if value is None:
+                continue
+            lowest = value.min().item() if isinstance(value, Tensor) else value
+            if not (lowest > 0 if strict else lowest >= 0):
+                raise checks.invalid(name, expected, value, checks.OutOfRange)
         self.p = type(params)(**fixed)
         self._prepare()
         self.reset_state_variables()
@@ -267,15 +265,12 @@ class Nodes(nn.Module, ABC):
 
     def set_batch_size(self, batch_size: int) -> None:
         """Change the batch size; the state is reset."""
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.batch_size = batch_size
+        self.batch_size = checks.integer("batch_size", batch_size, 1, what="a positive int")
         self.reset_state_variables()
 
     def set_dt(self, dt: float) -> None:
         """Set the step length in ms (done by ``Network.add_layer``)."""
-        _positive("dt", dt)
-        self.dt = float(dt)
+        self.dt = checks.positive("dt", dt)
         self._trace_decay = decay_factor(self.tc_trace, self.dt)
         if "p" in self.__dict__:
             self._prepare()

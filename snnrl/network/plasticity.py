@@ -44,6 +44,3 @@ class Plasticity(Protocol):
 
     def reset_state_variables(self, mask: Tensor | None = None) -> None:
         """Clear traces and eligibility (all batch elements, or those where ``mask`` is True)."""
-
-    def reset_neuron_state(self) -> None:
-        """The populations were put at rest, learning carries on: clear what mirrors the neurons."""

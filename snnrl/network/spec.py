@@ -120,6 +120,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl import toml
 from snnrl.network.network import Network
 from snnrl.registry import constructor_args, lookup, name_of
@@ -159,11 +160,12 @@ def _error(path: str, message: str) -> SpecError:
 
 
 # ------------------------------------------------------------------------- init dists
-def _number(init: Mapping[str, Any], key: str, default: float | None, path: str) -> float:
+def _init_number(init: Mapping[str, Any], key: str, default: float | None, path: str) -> float:
+    """The number ``init[key]`` (``default`` when absent; None: required) of the init table at ``path``."""
     value = init.get(key, default)
     if value is None:
         raise _error(path, f"init dist {init['dist']!r} needs {key!r}")
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    if not (checks.is_real(value) and math.isfinite(value)):
         raise _error(f"{path}.{key}", f"must be a finite number, got {value!r}")
     return float(value)
 
@@ -172,34 +174,34 @@ def _generator(init: Mapping[str, Any], path: str) -> torch.Generator | None:
     seed = init.get("seed")
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    if not (checks.is_int(seed) and seed >= 0):
         raise _error(f"{path}.seed", f"must be a non-negative int, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(int(seed))
 
 
 def _init_uniform(w: Tensor, init: Mapping[str, Any], path: str) -> Tensor:
-    low, high = _number(init, "low", 0.0, path), _number(init, "high", 1.0, path)
+    low, high = _init_number(init, "low", 0.0, path), _init_number(init, "high", 1.0, path)
     if low > high:
         raise _error(f"{path}.low", f"low={low} is greater than high={high}")
     return low + (high - low) * torch.rand(w.shape, generator=_generator(init, path), dtype=w.dtype)
 
 
 def _init_normal(w: Tensor, init: Mapping[str, Any], path: str) -> Tensor:
-    mean, std = _number(init, "mean", 0.0, path), _number(init, "std", 1.0, path)
+    mean, std = _init_number(init, "mean", 0.0, path), _init_number(init, "std", 1.0, path)
     if std < 0:
         raise _error(f"{path}.std", f"must be >= 0, got {std}")
     return mean + std * torch.randn(w.shape, generator=_generator(init, path), dtype=w.dtype)
 
 
 def _init_constant(w: Tensor, init: Mapping[str, Any], path: str) -> Tensor:
-    return torch.full(w.shape, _number(init, "value", None, path), dtype=w.dtype)
+    return torch.full(w.shape, _init_number(init, "value", None, path), dtype=w.dtype)
 
 
 def _init_diagonal(w: Tensor, init: Mapping[str, Any], path: str) -> Tensor:
     if w.dim() != 2:
         raise _error(f"{path}.dist", f"'diagonal' needs 2-D weights, this connection's are {tuple(w.shape)}")
-    out = torch.full(w.shape, _number(init, "off", 0.0, path), dtype=w.dtype)
-    return out.fill_diagonal_(_number(init, "value", 1.0, path))
+    out = torch.full(w.shape, _init_number(init, "off", 0.0, path), dtype=w.dtype)
+    return out.fill_diagonal_(_init_number(init, "value", 1.0, path))
 
 
 #: Weight initialisations for a connection's ``init`` table: name -> (function, allowed keys).
@@ -356,8 +358,7 @@ class _Decoder:
             except (TypeError, ValueError, RuntimeError) as e:
                 raise _error(f"{path}.tensor", f"not a valid tensor: {e}") from None
         shape = value.get("shape")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                                  for d in shape):
+        if not isinstance(shape, list) or not all(checks.is_int(d) and d >= 0 for d in shape):
             raise _error(f"{path}.shape", f"must be a list of non-negative ints, got {shape!r}")
         if dtype is None:
             raise _error(f"{path}.dtype", "missing (needed with tensor = 'checkpoint')")
@@ -386,9 +387,9 @@ class _Decoder:
     def generator(seed: Any, path: str) -> torch.Generator:
         if isinstance(seed, str) and seed.isdigit():
             seed = int(seed)
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        if not (checks.is_int(seed) and 0 <= seed < 2**64):
             raise _error(f"{path}.seed", f"must be an int in [0, 2**64), got {seed!r}")
-        return torch.Generator().manual_seed(seed)
+        return torch.Generator().manual_seed(int(seed))
 
 
 # --------------------------------------------------------------------- components

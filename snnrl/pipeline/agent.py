@@ -13,6 +13,7 @@ table          class                  what
 ``[policy]``   :class:`PolicyConfig`  the layers the policy reads and writes, the decoder
 ``[reward]``   :class:`RewardConfig`  the reward signal and the shaping of the reward
 ``[critic]``   :class:`CriticConfig`  the value estimate of a ``TDError`` signal
+``[feedback]`` :class:`FeedbackConfig` learning signals for e-prop (output and hidden layers)
 ``[training]`` :class:`TrainingConfig` episodes, seed, intervals, evaluation, schedule
 ``[network]``  (a plain mapping)      a network spec, or ``network = "spec.toml"``
 =============  =====================  ==================================================
@@ -50,6 +51,7 @@ __all__ = [
     "AgentConfig",
     "AgentError",
     "CriticConfig",
+    "FeedbackConfig",
     "EnvConfig",
     "PolicyConfig",
     "RewardConfig",
@@ -255,20 +257,71 @@ class RewardConfig(_Table):
 
 @dataclasses.dataclass(frozen=True)
 class CriticConfig(_Table):
-    """``[critic]``: the value estimate of a ``TDError`` signal (:class:`~snnrl.pipeline.LinearCritic`:
-    ``V = w . (input spike counts / T) + b``, trained by TD(lambda), no backpropagation)."""
+    """``[critic]``: the value estimate of a ``TDError`` signal: ``"linear"``
+    (:class:`~snnrl.pipeline.LinearCritic`: ``V = w . (input spike counts / T) + b``, trained by
+    TD(lambda)) or ``"spiking"`` (:class:`~snnrl.pipeline.critic.SpikingCritic`: ``V`` read from
+    the spikes of a LIF population driven by the input spikes, its synapses learned by e-prop
+    with the TD error). No backpropagation in either."""
 
     _MOVED: ClassVar[Mapping[str, str]] = {
         "gamma": "the discount is the TDError signal's gamma (reward.signal.params.gamma)"}
+    _SPIKING: ClassVar[tuple[str, ...]] = ("neurons", "readout", "bias_lr", "weight_low", "weight_high", "tc_e_trace")
 
-    type: Literal["linear"] = "linear"
-    """The only kind: ``"linear"``."""
+    type: Literal["linear", "spiking"] = "linear"
+    """``"linear"`` or ``"spiking"``."""
     lr: float = _key(0.01, low=0.0)
-    """Learning rate."""
+    """Learning rate (spiking: e-prop's ``nu`` of the input -> critic synapses)."""
     init: float = 0.0
     """Initial value (the bias ``b``)."""
     trace: float = _key(0.0, low=0.0, high=1.0, label="lambda")
-    """lambda of TD(lambda), in [0, 1] (0: TD(0))."""
+    """lambda of TD(lambda), in [0, 1] (0: TD(0)); linear only."""
+    neurons: int | None = _key(None, low=1)
+    """Spiking only: critic neurons (default 20)."""
+    readout: float | None = _key(None, low=0.0)
+    """Spiking only: the total readout weight, ``V = (readout / n) sum_j count_j / T + b`` (default 5:
+    LIF neurons with a 5 ms refractory period fire at most ~0.2 spikes per step, so V spans about 1)."""
+    bias_lr: float | None = _key(None, low=0.0)
+    """Spiking only: learning rate of ``b`` (default 0.05)."""
+    weight_low: float | None = None
+    """Spiking only: initial weights are uniform in [weight_low, weight_high] mV (default 0)."""
+    weight_high: float | None = None
+    """Spiking only: (default 4)."""
+    tc_e_trace: float | None = _key(None, low=0.0)
+    """Spiking only: e-prop's eligibility time constant in ms (default 25)."""
+
+    def _check(self, path: str) -> None:
+        if self.type == "linear":
+            for key in self._SPIKING:
+                if getattr(self, key) is not None:
+                    raise AgentError(f"{path}.{key} is a setting of the spiking critic; this critic is "
+                                     f"type = \"linear\"")
+        elif self.trace:
+            raise AgentError(f"{path}.trace is a setting of the linear critic; the spiking critic learns by "
+                             "e-prop with an eligibility trace (tc_e_trace)")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedbackConfig(_Table):
+    """``[feedback]``: neuron-specific learning signals for reward-based e-prop
+    (:class:`~snnrl.learning.Feedback`): the decoder's action error fed back to the output layer
+    and, through fixed weights, to hidden layers; each delivery of the modulator carries them."""
+
+    hidden: tuple[str, ...] = _key((), convert=lambda where, v: _names(where, v))
+    """Hidden layers that receive ``B ε`` (layer names)."""
+    mode: Literal["random", "symmetric"] = "random"
+    """Feedback weights of the hidden layers: random (broadcast alignment) or the current output weights."""
+    scale: float = 1.0
+    """Factor of the hidden layers' signals."""
+    output_scale: float = 1.0
+    """Factor of the output layer's signal (0: the output layer gets the plain modulator)."""
+    seed: int | None = _key(None, low=0)
+    """Seed of the random feedback weights (default: derived from ``training.seed``)."""
+
+
+def _names(where: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise AgentError(f"{where} must be a list of layer names, got {value!r}")
+    return tuple(value)
 
 
 def _lr_schedule(where: str, value: Any) -> LearningRateSchedule:
@@ -349,6 +402,8 @@ class AgentConfig:
     """``[reward]``."""
     critic: CriticConfig | None
     """``[critic]``, or None where the preset has none."""
+    feedback: FeedbackConfig | None
+    """``[feedback]``, or None where the preset has none (the modulator alone)."""
     training: TrainingConfig
     """``[training]``."""
     network: Mapping[str, Any]
@@ -395,11 +450,12 @@ class AgentConfig:
         policy = PolicyConfig.from_table(data.get("policy", {}), "policy")
         reward = RewardConfig.from_table(data.get("reward", {}), "reward")
         critic = CriticConfig.from_table(data["critic"], "critic") if "critic" in data else None
+        feedback = FeedbackConfig.from_table(data["feedback"], "feedback") if "feedback" in data else None
         training = TrainingConfig.from_table(data.get("training", {}), "training")
         if reward.signal.get("type") == "TDError" and critic is None:
             raise AgentError("reward.signal TDError needs a value estimate: add a [critic] table (type = \"linear\")")
         return cls(name=name, description=description, env=env, policy=policy, reward=reward, critic=critic,
-                   training=training, network=_network_spec(data["network"], path),
+                   feedback=feedback, training=training, network=_network_spec(data["network"], path),
                    source=copy.deepcopy(dict(data)), path=path)
 
     def with_overrides(self, overrides: Sequence[str]) -> AgentConfig:

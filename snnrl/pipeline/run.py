@@ -28,8 +28,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from snnrl.learning.feedback import Feedback
 from snnrl.pipeline.agent import AgentConfig, AgentError, load_agent
-from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal
+from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal, derive_seed
 from snnrl.pipeline.callbacks import (
     Callback,
     CallbackList,
@@ -40,7 +41,10 @@ from snnrl.pipeline.callbacks import (
     ProgressBarCallback,
     StopOnTimeBudget,
 )
+from snnrl.pipeline.critic import Critic, SpikingCritic
 from snnrl.pipeline.trainer import LinearCritic, RewardShaping, Trainer, summarize
+from snnrl.policy.decoders import DiscreteDecoder
+from snnrl.policy.policy import SpikingPolicy
 
 __all__ = ["BEST_NAME", "CHECKPOINT_NAME", "RunResult", "build_trainer", "find_resume_checkpoint", "run_name",
            "train_agent"]
@@ -57,20 +61,53 @@ def run_name(config: AgentConfig, seed: int | None = None, stamp: int | None = N
     return f"{config.env_name}__{config.name}__{seed}__{int(time.time()) if stamp is None else stamp}"
 
 
+def _build_critic(config: AgentConfig, policy: SpikingPolicy) -> Critic | None:
+    """The ``[critic]`` of a preset: a :class:`LinearCritic` or a :class:`SpikingCritic` on the input layer."""
+    c = config.critic
+    if c is None:
+        return None
+    layer = policy.network.layers[policy.input_layer]
+    gamma = float(dict(config.reward.signal.get("params", {})).get("gamma", 0.99))
+    if c.type == "linear":
+        return LinearCritic(layer.n, lr=c.lr, init=c.init, trace=c.trace, gamma=gamma)
+    low = 0.0 if c.weight_low is None else c.weight_low
+    high = 4.0 if c.weight_high is None else c.weight_high
+    return SpikingCritic(layer.n, neurons=c.neurons or 20, lr=c.lr, init=c.init,
+                         readout=5.0 if c.readout is None else c.readout,
+                         bias_lr=0.05 if c.bias_lr is None else c.bias_lr, weight_init=(low, high),
+                         tc_e_trace=25.0 if c.tc_e_trace is None else c.tc_e_trace, gamma=gamma,
+                         seed=derive_seed(config.seed, 4), dt=policy.network.dt, device=policy.device)
+
+
+def _build_feedback(config: AgentConfig, policy: SpikingPolicy) -> Feedback | None:
+    """The ``[feedback]`` of a preset, for the policy's output layer and decoder."""
+    f = config.feedback
+    if f is None:
+        return None
+    decoder = policy.decoder
+    if not isinstance(decoder, DiscreteDecoder):
+        raise AgentError(f"[feedback] needs a decoder of a Discrete action space (it feeds back the action error); "
+                         f"{type(decoder).__name__} has none")
+    seed = derive_seed(config.seed, 5) % (2**31) if f.seed is None else f.seed
+    try:
+        return Feedback(policy.network, policy.output_layer, decoder.n_actions,
+                        neurons_per_action=decoder.neurons_per_action, hidden=f.hidden, mode=f.mode, scale=f.scale,
+                        output_scale=f.output_scale, seed=seed)
+    except ValueError as e:
+        raise AgentError(str(e)) from None
+
+
 def build_trainer(config: AgentConfig, *, num_envs: int | None = None, render_mode: str | None = None) -> Trainer:
     """The :class:`Trainer` an agent preset describes (environments, policy, reward, critic)."""
     envs = build_envs(config, num_envs=num_envs, render_mode=render_mode)
     first = envs[0]
     policy = build_policy(config, first.observation_space, first.action_space, batch_size=len(envs))
-    critic = None
-    if config.critic is not None:
-        layer = policy.network.layers[policy.input_layer]
-        gamma = float(dict(config.reward.signal.get("params", {})).get("gamma", 0.99))
-        critic = LinearCritic(layer.n, lr=config.critic.lr, init=config.critic.init, trace=config.critic.trace,
-                              gamma=gamma)
+    critic = _build_critic(config, policy)
+    feedback = _build_feedback(config, policy)
     try:
         return Trainer(policy, envs, reward_signal=build_reward_signal(config),
-                       shaping=RewardShaping.from_table(config.reward), critic=critic, seed=config.seed,
+                       shaping=RewardShaping.from_table(config.reward), critic=critic, feedback=feedback,
+                       seed=config.seed,
                        max_episode_steps=config.env.max_episode_steps, agent=config.source,
                        lr_schedule=config.training.lr_schedule)
     except (TypeError, ValueError) as e:
@@ -257,7 +294,8 @@ def _prepare_run(trainer: Trainer, config: AgentConfig, ckpt: Path | None, runs_
         run_path = _new_run_dir(runs_dir, run_name(config))
     record = _RunRecord.from_metadata(trainer.metadata)
     if record is None:
-        old = trainer.metadata.pop("baseline_returns", None)  # checkpoints written before the record
+        trainer.metadata.pop("run_dir", None)  # checkpoints written before the record
+        old = trainer.metadata.pop("baseline_returns", None)
         record = _RunRecord(run_path.name, config.name, config.env_name, time.time(),
                             [float(r) for r in old] if isinstance(old, list) else [])
     record.run_dir = run_path.name
@@ -347,7 +385,11 @@ def _evaluate_best(trainer: Trainer, result: RunResult, best: tuple[int, float],
 
 def _evaluate(trainer: Trainer, result: RunResult, evaluation: EvalCallback | None, run_path: Path,
               config: AgentConfig, episodes: int, out: TextIO) -> None:
-    """The final evaluations and what the periodic ones found."""
+    """The final evaluations and what the periodic ones found (also those of a resumed run that
+    no longer evaluates periodically)."""
+    if evaluation is None and (EvalCallback.state_key in trainer.metadata or "eval_history" in trainer.metadata):
+        evaluation = EvalCallback(1)
+        evaluation.init_callback(trainer)
     if episodes:
         _evaluate_final(trainer, result, episodes, out)
         if evaluation is not None and evaluation.best is not None and (run_path / BEST_NAME).is_file():
@@ -356,8 +398,9 @@ def _evaluate(trainer: Trainer, result: RunResult, evaluation: EvalCallback | No
         result.eval_history = [[episode, mean] for episode, mean in evaluation.history]
     if evaluation is not None and evaluation.stopped is not None:
         result.eval_stopped = evaluation.stopped
+        threshold = config.training.eval_stop_return
         print(f"stopped after episode {evaluation.stopped}: a periodic evaluation reached "
-              f"{config.training.eval_stop_return:g}", file=out)
+              f"{'the stop return' if threshold is None else f'{threshold:g}'}", file=out)
 
 
 def _plot(trainer: Trainer, config: AgentConfig, result: RunResult, baseline: list[float], run_path: Path,

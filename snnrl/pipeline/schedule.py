@@ -19,9 +19,10 @@ In an agent preset: ``[training] lr_schedule = { type = "linear", final = 0.1, e
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from snnrl import _checks as checks
 
 __all__ = ["LearningRateSchedule"]
 
@@ -45,17 +46,12 @@ class LearningRateSchedule:
     start: int = 0
 
     def __post_init__(self) -> None:
-        if self.type not in _KINDS:
-            raise ValueError(f"lr_schedule type must be one of {list(_KINDS)}, got {self.type!r}")
-        if isinstance(self.final, bool) or not isinstance(self.final, (int, float)) or not math.isfinite(self.final) \
-                or self.final < 0:
-            raise ValueError(f"lr_schedule final must be a number >= 0, got {self.final!r}")
+        checks.choice("lr_schedule type", self.type, list(_KINDS))
+        checks.positive("lr_schedule final", self.final, strict=False, what="a number >= 0")
         if self.type == "exponential" and self.final <= 0:
             raise ValueError(f"an exponential lr_schedule needs final > 0, got {self.final!r}")
         for name, low in (("episodes", 0 if self.type == "constant" else 1), ("start", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"lr_schedule {name} must be an int >= {low}, got {value!r}")
+            checks.integer(f"lr_schedule {name}", getattr(self, name), low)
 
     def __call__(self, episode: int) -> float:
         """The factor for training episode ``episode`` (0-based)."""

@@ -40,9 +40,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from snnrl.learning.feedback import Feedback
 from snnrl.learning.rewards import RewardSignal, TDError
 from snnrl.pipeline.build import derive_seed
 from snnrl.pipeline.callbacks import Callback, CallbackList, EpisodeInfo
+from snnrl.pipeline.critic import Critic
 from snnrl.pipeline.envs import EnvList, make_driver
 from snnrl.pipeline.schedule import LearningRateSchedule
 from snnrl.policy.policy import SpikingPolicy, load_policy
@@ -125,6 +127,7 @@ class LinearCritic:
         self.trace = float(trace)
         self.gamma = float(gamma)
         self.e: Tensor | None = None
+        self._phi = torch.zeros(0)
 
     def reset(self, mask: Tensor | None = None) -> None:
         """Clear the traces of all environments, or of those where ``mask`` ``(B,)`` is True."""
@@ -152,6 +155,20 @@ class LinearCritic:
             step = self.e
         self.w += self.lr * (delta.unsqueeze(1) * step).mean(0)
         self.b += self.lr * delta.mean()
+
+    # -- the trainer's Critic protocol (snnrl.pipeline.critic.Critic)
+    def observe(self, x: Tensor) -> Tensor:
+        """``V(s_t)`` for the window input ``x``; keeps its features for :meth:`learn`."""
+        self._phi = self.features(x)
+        return self.value(self._phi)
+
+    def evaluate(self, x: Tensor) -> Tensor:
+        """``V(s)`` for the window input ``x``."""
+        return self.value(self.features(x))
+
+    def learn(self, delta: Tensor) -> None:
+        """:meth:`update` with the features of the last :meth:`observe`."""
+        self.update(self._phi, delta)
 
     def state(self) -> dict[str, Any]:
         return {"w": self.w.tolist(), "b": float(self.b), "lr": self.lr}
@@ -214,8 +231,12 @@ class Trainer:
         reward_signal: turns shaped rewards into modulators (default
             :class:`~snnrl.learning.RawReward`).
         shaping: reward scaling/shaping (default: none).
-        critic: a :class:`LinearCritic`; required by (and only used with) a
-            :class:`~snnrl.learning.TDError` signal.
+        critic: a value estimate (:class:`LinearCritic` or
+            :class:`~snnrl.pipeline.critic.SpikingCritic`: the :class:`~snnrl.pipeline.critic.Critic`
+            protocol); required by (and only used with) a :class:`~snnrl.learning.TDError` signal.
+        feedback: neuron-specific learning signals (:class:`~snnrl.learning.Feedback`): each
+            delivery also carries ``{layer: L}`` built from the decoder's action error of the
+            decision (reward-based e-prop); None: the modulator alone.
         seed: seeds the episodes (``derive_seed(seed, 0, k)`` for episode ``k``).
         max_episode_steps: truncate episodes longer than this (0: no limit).
         agent: the agent preset's document (plain data), stored in checkpoints.
@@ -232,7 +253,8 @@ class Trainer:
         *,
         reward_signal: RewardSignal | None = None,
         shaping: RewardShaping | None = None,
-        critic: LinearCritic | None = None,
+        critic: Critic | None = None,
+        feedback: Feedback | None = None,
         seed: int = 0,
         max_episode_steps: int = 0,
         agent: Mapping[str, Any] | None = None,
@@ -258,6 +280,11 @@ class Trainer:
         if critic is not None and not isinstance(self.reward_signal, TDError):
             raise ValueError("a critic is only used with a TDError reward signal")
         self.critic = critic
+        if feedback is not None and not isinstance(feedback, Feedback):
+            raise TypeError(f"feedback must be a Feedback, got {type(feedback).__name__}")
+        if feedback is not None and feedback.network is not policy.network:
+            raise ValueError("feedback must be built on the policy's network")
+        self.feedback = feedback
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
         self.seed = seed
@@ -389,8 +416,11 @@ class Trainer:
         """One decision and environment step of every environment; returns the next input and
         whether a callback asked to stop."""
         policy, driver, learn = self.policy, self.driver, run.learn
-        phi = self.critic.features(x) if (learn and self.critic is not None) else None
+        value = self.critic.observe(x) if (learn and self.critic is not None) else None
         actions = policy.decide(x, deterministic=deterministic, learn=learn)
+        signals = None
+        if learn and self.feedback is not None:
+            signals = self.feedback.signals(policy.decoder.action_error(policy.last_output, actions))
         if policy.record:
             self._accumulate_rates(run.rate_sums, x)
         obs2, reward, terminated, truncated, valid = driver.step(policy.to_env_action(actions), run.active)
@@ -407,9 +437,13 @@ class Trainer:
         x2 = policy.obs_to_input(obs2)
         stop = False
         if learn:
-            m = self._modulator(shaped, terminated, phi, x2, valid)
+            m = self._modulator(shaped, terminated, value, x2, valid)
             factor = self.lr_schedule(self.episodes_done) if self.lr_schedule is not None else 1.0
-            policy.network.deliver_reward(m if factor == 1.0 else m * factor)
+            m_net = m if factor == 1.0 else m * factor
+            if signals is None:
+                policy.network.deliver_reward(m_net)
+            else:
+                policy.network.deliver_reward(m_net, signals)
             m_np = m.cpu().numpy()
             run.ep_mod += m_np
             run.ep_mod_abs += np.abs(m_np)
@@ -467,19 +501,19 @@ class Trainer:
                     run.reset_mask[i] = True
         return stop
 
-    def _modulator(self, shaped: np.ndarray, terminated: np.ndarray, phi: Tensor | None, x2: Tensor,
+    def _modulator(self, shaped: np.ndarray, terminated: np.ndarray, value: Tensor | None, x2: Tensor,
                    valid: np.ndarray) -> Tensor:
         """The modulator of this step, one value per environment ``(B,)`` (zero where the step was
         not valid); the network turns a one-environment batch into a number once."""
         signal, critic = self.reward_signal, self.critic
         r = torch.as_tensor(shaped, dtype=torch.float32)
         keep = torch.as_tensor(valid, dtype=torch.float32)
-        if critic is None:
+        if critic is None or value is None:
             return torch.as_tensor(signal.step(r), dtype=torch.float32) * keep
-        v, v2 = critic.value(phi), critic.value(critic.features(x2))
-        delta = torch.as_tensor(signal.step(r, value=v, next_value=v2, terminated=torch.as_tensor(terminated)),
+        v2 = critic.evaluate(x2)
+        delta = torch.as_tensor(signal.step(r, value=value, next_value=v2, terminated=torch.as_tensor(terminated)),
                                 dtype=torch.float32) * keep
-        critic.update(phi, delta)
+        critic.learn(delta)
         return delta
 
     def _accumulate_rates(self, sums: dict[str, Tensor], x: Tensor) -> None:

@@ -48,6 +48,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
+
 __all__ = [
     "DECODERS",
     "CountArgmax",
@@ -81,21 +83,6 @@ def _space_kind(space: Any) -> str:
     return type(space).__name__
 
 
-def _int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _real(name: str, value: Any, low: float | None = None, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    value = float(value)
-    if low is not None and (value <= low if strict else value < low):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value!r}")
-    return value
-
-
 def _flat_spikes(spikes: Tensor, n_out: int) -> Tensor:
     if not isinstance(spikes, Tensor) or spikes.dim() < 2:
         got = tuple(spikes.shape) if isinstance(spikes, Tensor) else type(spikes).__name__
@@ -118,14 +105,12 @@ class Decoder(ABC):
     space_kind: ClassVar[str] = "Discrete"
 
     def __init__(self, *, seed: int | None = None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
-        self.seed = seed
+        self.seed = None if seed is None else checks.integer("seed", seed, 0, what="None or an int >= 0")
         self.generator = torch.Generator()
-        if seed is None:
+        if self.seed is None:
             self.generator.seed()
         else:
-            self.generator.manual_seed(seed)
+            self.generator.manual_seed(self.seed)
         self.action_space: Any = None
         self.n_out = 0
         self.steps = 0
@@ -160,8 +145,8 @@ class Decoder(ABC):
                              f"({self._size_text()}) on {action_space} needs {expected}")
         self.action_space = action_space
         self.n_out = n_out
-        self.steps = _int("steps", steps)
-        self.dt = _real("dt", dt, 0.0, strict=True)
+        self.steps = checks.integer("steps", steps, 1)
+        self.dt = checks.in_range("dt", checks.finite("dt", dt), 0.0, low_open=True)
 
     @abstractmethod
     def expected_outputs(self, action_space: Any) -> int:
@@ -221,7 +206,7 @@ class DiscreteDecoder(Decoder):
 
     def __init__(self, *, neurons_per_action: int = 1, seed: int | None = None) -> None:
         super().__init__(seed=seed)
-        self.neurons_per_action = _int("neurons_per_action", neurons_per_action)
+        self.neurons_per_action = checks.integer("neurons_per_action", neurons_per_action, 1)
 
     @property
     def n_actions(self) -> int:
@@ -325,7 +310,8 @@ class SoftmaxCounts(DiscreteDecoder):
 
     def __init__(self, *, temperature: float = 1.0, neurons_per_action: int = 1, seed: int | None = None) -> None:
         super().__init__(neurons_per_action=neurons_per_action, seed=seed)
-        self.temperature = _real("temperature", temperature, 0.0, strict=True)
+        self.temperature = checks.in_range("temperature", checks.finite("temperature", temperature), 0.0,
+                                           low_open=True)
 
     def params(self) -> dict[str, Any]:
         return {"temperature": self.temperature, **super().params()}
@@ -413,11 +399,12 @@ class EpsilonGreedy(Decoder):
         if not isinstance(inner, DiscreteDecoder):
             raise TypeError(f"EpsilonGreedy wraps a Discrete decoder, got {inner!r}")
         self.decoder = inner
-        self.epsilon = _real("epsilon", epsilon, 0.0)
-        self.final_epsilon = self.epsilon if final_epsilon is None else _real("final_epsilon", final_epsilon, 0.0)
+        self.epsilon = checks.in_range("epsilon", checks.finite("epsilon", epsilon), 0.0)
+        self.final_epsilon = (self.epsilon if final_epsilon is None
+                              else checks.in_range("final_epsilon", checks.finite("final_epsilon", final_epsilon), 0.0))
         if self.epsilon > 1 or self.final_epsilon > 1:
             raise ValueError(f"epsilon and final_epsilon must be in [0, 1], got {epsilon!r}, {final_epsilon!r}")
-        self.decay_decisions = _int("decay_decisions", decay_decisions, 0)
+        self.decay_decisions = checks.integer("decay_decisions", decay_decisions, 0)
         self.decisions = 0
 
     def expected_outputs(self, action_space: Any) -> int:
@@ -490,9 +477,9 @@ class RateToValue(Decoder):
     def __init__(self, *, neurons_per_dim: int = 1, max_rate: float = 200.0, noise_std: float = 0.0,
                  seed: int | None = None) -> None:
         super().__init__(seed=seed)
-        self.neurons_per_dim = _int("neurons_per_dim", neurons_per_dim)
-        self.max_rate = _real("max_rate", max_rate, 0.0, strict=True)
-        self.noise_std = _real("noise_std", noise_std, 0.0)
+        self.neurons_per_dim = checks.integer("neurons_per_dim", neurons_per_dim, 1)
+        self.max_rate = checks.in_range("max_rate", checks.finite("max_rate", max_rate), 0.0, low_open=True)
+        self.noise_std = checks.in_range("noise_std", checks.finite("noise_std", noise_std), 0.0)
 
     def expected_outputs(self, action_space: Any) -> int:
         return int(math.prod(action_space.shape)) * self.neurons_per_dim

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from snnrl.learning.base import LearningRule
 from snnrl.network import Input, Monitor, Network
 from snnrl.policy.decoders import Decoder, decoder_from_spec
 from snnrl.policy.spaces import space_from_dict, space_to_dict
@@ -259,7 +260,7 @@ class SpikingPolicy:
                 layer.reset_state_variables()
             if learn:
                 for conn in net.connections.values():
-                    if conn.rule is not None:
+                    if isinstance(conn.rule, LearningRule):
                         conn.rule.reset_neuron_state()
         monitors = net.monitors
         monitors[_MONITOR_PREFIX + "out"] = self._out_monitor

@@ -8,12 +8,13 @@ Both modules import them from here, so imports go one way (``models`` -> ``engin
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
+
+from snnrl import _checks as checks
 
 __all__ = ["INHIBITION", "REDUCTIONS", "Activity", "DiehlCookConfig"]
 
@@ -78,24 +79,17 @@ class DiehlCookConfig:
 
     def __post_init__(self) -> None:
         for name in ("n_input", "n_neurons"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if self.inhibition not in INHIBITION:
-            raise ValueError(f"inhibition must be one of {INHIBITION}, got {self.inhibition!r}")
-        if self.reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+            checks.integer(name, getattr(self, name), 1, what="a positive int")
+        checks.choice("inhibition", self.inhibition, INHIBITION)
+        checks.choice("reduction", self.reduction, REDUCTIONS)
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if f.type in ("float", "float | None") and v is not None:
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    raise ValueError(f"{f.name} must be a finite number, got {v!r}")
+                checks.finite(f.name, v)
         for name in ("tc_decay", "tc_theta_decay", "inh_tc_decay", "tc_pre", "tc_post", "dt", "init_scale"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+            checks.positive(name, getattr(self, name))
         for name in ("refrac", "inh_refrac", "theta_plus", "nu_pre", "nu_post", "inh"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+            checks.positive(name, getattr(self, name), strict=False)
         if self.norm is not None and not self.norm > 0:
             raise ValueError(f"norm must be > 0 or None, got {self.norm!r}")
         if not self.wmin <= self.wmax:

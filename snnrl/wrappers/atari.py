@@ -19,12 +19,13 @@ All of them keep ``terminated`` and ``truncated`` apart, record their constructo
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from snnrl import _checks as checks
 
 __all__ = [
     "DIFFERENCE_MODES",
@@ -70,7 +71,7 @@ def _span(value: Any, name: str, size: int) -> tuple[int, int]:
     if (
         not isinstance(value, Sequence)
         or len(value) != 2
-        or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)
+        or not all(checks.is_int(v) for v in value)
     ):
         raise TypeError(f"{name} must be a pair of ints (start, stop), got {value!r}")
     start, stop = int(value[0]), int(value[1])
@@ -105,9 +106,7 @@ class FireOnReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if meanings is None or len(meanings()) < 2 or meanings()[self.FIRE] != "FIRE":
             found = meanings() if meanings is not None else "no get_action_meanings()"
             raise ValueError(f"FireOnReset needs a game whose action 1 is FIRE; actions: {found}")
-        if not isinstance(on_life_loss, bool):
-            raise TypeError(f"on_life_loss must be a bool, got {on_life_loss!r}")
-        self.on_life_loss = on_life_loss
+        self.on_life_loss = checks.boolean("on_life_loss", on_life_loss)
         self._lives = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
@@ -200,8 +199,7 @@ class BinarizeObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArg
         gym.utils.RecordConstructorArgs.__init__(self, threshold=threshold)
         gym.ObservationWrapper.__init__(self, env)
         space = _box(env, "BinarizeObservation")
-        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
-            raise TypeError(f"threshold must be a finite number, got {threshold!r}")
+        checks.finite("threshold", threshold)
         self.threshold = threshold
         self.observation_space = gym.spaces.Box(0, 1, space.shape, dtype=np.uint8)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import gymnasium as gym
+
+from snnrl import _checks as checks
 
 __all__ = ["SeedFirstReset"]
 
@@ -27,9 +28,7 @@ class SeedFirstReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env, seed: int) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, seed=seed)
         gym.Wrapper.__init__(self, env)
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = checks.integer("seed", seed, 0, what="a non-negative int")
         self._pending: int | None = self.seed
         self.action_space.seed(self.seed)
 

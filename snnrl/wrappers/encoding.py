@@ -42,6 +42,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from snnrl import _checks as checks
 from snnrl.functional import encoding as F
 from snnrl.wrappers.scaling import UnitScaler, check_steps
 
@@ -154,7 +155,7 @@ class SpikeEncodingObservation(gym.ObservationWrapper, gym.utils.RecordConstruct
         )  # fmt: skip
         gym.ObservationWrapper.__init__(self, env)
         self.steps = check_steps(steps)
-        self.dt = F._positive(dt, "dt")
+        self.dt = checks.positive("dt", checks.real("dt", dt))
         self.scaler = UnitScaler(env.observation_space, low, high, unbounded, scale, out_of_range)
         self.observation_space = self._make_space(self.scaler.shape)
         self._rng = encoder_rng(None)
@@ -209,7 +210,7 @@ class PoissonObservation(SpikeEncodingObservation):
         out_of_range: str = "clip",
     ) -> None:
         self._init_encoder(env, steps, {"max_rate": max_rate}, dt, low, high, unbounded, scale, out_of_range)
-        self.max_rate = F._max_rate(max_rate, self.dt)
+        self.max_rate = F.check_max_rate(max_rate, self.dt)
         self._p_max = np.float32(self.max_rate * self.dt / 1000.0)
 
     def encode(self, u: np.ndarray) -> np.ndarray:
@@ -244,7 +245,7 @@ class BernoulliObservation(SpikeEncodingObservation):
         out_of_range: str = "clip",
     ) -> None:
         self._init_encoder(env, steps, {"max_prob": max_prob}, dt, low, high, unbounded, scale, out_of_range)
-        self.max_prob = F._positive(max_prob, "max_prob", upper=1.0)
+        self.max_prob = checks.in_range("max_prob", checks.real("max_prob", max_prob), 0, 1.0, low_open=True)
 
     def encode(self, u: np.ndarray) -> np.ndarray:
         prob = u if self.max_prob == 1.0 else u * np.float32(self.max_prob)
@@ -292,10 +293,8 @@ class LatencyObservation(SpikeEncodingObservation):
     ) -> None:
         options = {"mode": mode, "normalize": normalize}
         self._init_encoder(env, steps, options, dt, low, high, unbounded, scale, out_of_range)
-        if mode not in F.LATENCY_MODES:
-            raise ValueError(f"mode must be one of {F.LATENCY_MODES}, got {mode!r}")
-        if not isinstance(normalize, bool):
-            raise TypeError(f"normalize must be a bool, got {normalize!r}")
+        checks.choice("mode", mode, F.LATENCY_MODES)
+        checks.boolean("normalize", normalize)
         self.mode = mode
         self.normalize = normalize
 
@@ -344,10 +343,10 @@ class PopulationObservation(SpikeEncodingObservation):
         out_of_range: str = "clip",
     ) -> None:
         options = {"n_per_dim": n_per_dim, "max_rate": max_rate, "sigma_scale": sigma_scale}
-        self.n_per_dim = F._n_per_dim(n_per_dim)  # _make_space needs it
+        self.n_per_dim = F.check_n_per_dim(n_per_dim)  # _make_space needs it
         self._init_encoder(env, steps, options, dt, low, high, unbounded, scale, out_of_range)
-        self.max_rate = F._max_rate(max_rate, self.dt)
-        self.sigma_scale = F._positive(sigma_scale, "sigma_scale")
+        self.max_rate = F.check_max_rate(max_rate, self.dt)
+        self.sigma_scale = checks.positive("sigma_scale", checks.real("sigma_scale", sigma_scale))
         n = self.n_per_dim
         self._centres = np.linspace(0.0, 1.0, n) if n > 1 else np.array([0.5])
         sigma = self.sigma_scale / (n - 1) if n > 1 else self.sigma_scale

@@ -24,10 +24,11 @@ intensities in ``[0, 1]``:
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
+
+from snnrl import _checks as checks
 
 __all__ = ["OUT_OF_RANGE", "UNBOUNDED", "UnitScaler"]
 
@@ -190,8 +191,4 @@ class UnitScaler:
 
 def check_steps(steps: Any) -> int:
     """Check the time window ``T`` (an int >= 1)."""
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
-        raise TypeError(f"steps must be an int, got {steps!r}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    return int(steps)
+    return checks.integer("steps", checks.integer("steps", steps, what="an int"), 1, what=">= 1")

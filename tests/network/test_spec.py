@@ -199,6 +199,7 @@ RULES = {
     "MSTDP": _rule("MSTDP", nu=0.1, tc_minus=15.0),
     "MSTDPET": _rule("MSTDPET", nu=(0.1, 0.2), tc_e_trace=10.0),
     "Rmax": _rule("Rmax", target=lambda: SRM0Nodes(3, rho_0=20.0, generator=_gen(17)), nu=0.1, tc_psp=5.0),
+    "EProp": _rule("EProp", nu=0.1, tc_e_trace=10.0, gamma=0.5, width=8.0),
 }
 
 

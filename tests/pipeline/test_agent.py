@@ -42,7 +42,7 @@ def test_defaults_and_names():
     ({"reward": {"signal": "RawReward"}}, "reward.signal must be a table, got 'RawReward'"),
     ({"critic": {"lr": float("-inf")}}, "critic.lr must be a finite number, got -inf"),
     ({"critic": {"trace": 1.5}}, "critic.trace (lambda) must be in [0, 1], got 1.5"),
-    ({"critic": {"type": "mlp"}}, "critic.type must be \"linear\", got 'mlp'"),
+    ({"critic": {"type": "mlp"}}, "critic.type must be \"linear\" or \"spiking\", got 'mlp'"),
     ({"critic": {"lr": 0.1, "lr_decay": 0.1}}, "unknown key 'critic.lr_decay'"),
     ({"policy": {"carry_state": "yes"}}, "policy.carry_state must be true or false"),
     ({"policy": {"input_layer": 3}}, "policy.input_layer must be a layer name, got 3"),
@@ -126,7 +126,8 @@ def test_overrides_reach_the_typed_config():
 
 def test_one_schema_for_tables_keys_and_reward_shaping():
     assert AGENT_KEYS["training"] == tuple(f.name for f in dataclasses.fields(TrainingConfig))
-    assert list(AGENT_KEYS) == ["name", "description", "env", "policy", "reward", "critic", "training", "network"]
+    assert list(AGENT_KEYS) == ["name", "description", "env", "policy", "reward", "critic", "feedback", "training",
+                               "network"]
     shaping = {f.name: f.default for f in dataclasses.fields(RewardShaping)}
     reward = {f.name: f.default for f in dataclasses.fields(RewardConfig) if f.name != "signal"}
     assert reward == shaping  # [reward] holds RewardShaping's fields (same defaults) and the signal
@@ -135,3 +136,23 @@ def test_one_schema_for_tables_keys_and_reward_shaping():
     assert RewardShaping.from_table({"signal": {}, "scale": 2.0}) == RewardShaping(scale=2.0)
     with pytest.raises(ValueError, match=re.escape("unknown key 'reward.scael'")):
         RewardShaping.from_table({"scael": 2.0})
+
+
+def test_the_readme_schema_shows_every_key():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "agents" / "README.md").read_text()
+    block = text.split("## Schema", 1)[1].split("```toml", 1)[1].split("```", 1)[0]
+    shown: dict[str, set[str]] = {"": set()}
+    section = ""
+    for line in block.splitlines():
+        if m := re.match(r"^\[(\w+)\]", line):
+            section = m[1]
+            shown.setdefault(section, set())
+        elif m := re.match(r"^(\w+) = ", line):
+            shown[section].add(m[1])
+    for key, valid in AGENT_KEYS.items():
+        if valid is None:
+            assert key in shown[""] or key in shown, key
+        else:
+            assert shown[key] == set(valid), key

@@ -11,7 +11,8 @@ def test_training_run_logs_what_it_says(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    res = train_agent("agents/cue_bandit.toml", ["training.image_interval=4"], runs_dir=tmp_path, episodes=8,
+    raw = "reward.signal={type = \"RawReward\"}"  # the modulator is the reward (checked below)
+    res = train_agent("agents/cue_bandit.toml", ["training.image_interval=4", raw], runs_dir=tmp_path, episodes=8,
                       progress=False, plot=False, eval_episodes=2)
     run = res.run_dir
     ea = EventAccumulator(run, size_guidance=ALL)

@@ -57,6 +57,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from snnrl import _checks as checks
 from snnrl.network import (
     Connection,
     Conv2dConnection,
@@ -468,8 +469,7 @@ def convert_modules(
         raise ValueError(f"normalization must be 'channel' or 'layer', got {normalization!r}")
     per_layer = [replicas] if isinstance(replicas, int) else list(replicas)
     for arg, value in (("segments", segments), *(("replicas", r) for r in per_layer)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive int (or a sequence of them), got {value!r}")
+        checks.integer(arg, value, 1, what="a positive int (or a sequence of them)")
     if not isinstance(calibration, Tensor) or calibration.dim() < 2 or calibration.shape[0] < 1:
         raise ValueError("calibration must be a tensor (N, *input shape) with N >= 1")
     leaves = linearize(layers)
@@ -624,8 +624,7 @@ def simulate(network: Network, x: Tensor, steps: int, v_init: float = 0.5) -> tu
     Shape:
         ``x``: ``(B, *input shape)``; outputs ``(B, n_out)``.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    steps = checks.integer("steps", steps, 1, what="a positive int")
     network.reset_state_variables()
     network.run({INPUT_LAYER: x.unsqueeze(0).expand(steps, *x.shape)})
     out = network.layers[OUTPUT_LAYER]

@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from snnrl import _checks as checks
 from snnrl.functional.surrogate import SURROGATES, lif_surrogate_step
 from snnrl.integrations.sb3.loading import require_sb3
 
@@ -61,8 +62,7 @@ class SpikingNet(nn.Module):
     def __init__(self, layers: Sequence[nn.Module], steps: int = 8, beta: float = 0.9, thresh: float = 1.0,
                  surrogate: str = "fast_sigmoid", alpha: float = 5.0) -> None:
         super().__init__()
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        steps = checks.integer("steps", steps, 1, what="a positive int")
         if not 0.0 < beta <= 1.0:
             raise ValueError(f"beta must be in (0, 1], got {beta!r}")
         if not thresh > 0:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.integrations.sb3.convert import READOUTS, simulate
 from snnrl.network import Network
 
@@ -158,9 +159,7 @@ class ConvertedPolicy:
 
     @steps.setter
     def steps(self, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"steps must be a positive int, got {value!r}")
-        self._steps = value
+        self._steps = checks.integer("steps", value, 1, what="a positive int")
 
     @property
     def readout(self) -> str:

@@ -7,16 +7,17 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor
 
+from snnrl import _checks as checks
+
 __all__ = ["check_source", "ntuple", "output_shape", "patches", "window_args"]
 
 
 def ntuple(name: str, value: int | Sequence[int], n: int, minimum: int) -> tuple[int, ...]:
     """``value`` as ``n`` ints ``>= minimum`` (an int is repeated ``n`` times)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        values: tuple[int, ...] = (value,) * n
-    elif (isinstance(value, (tuple, list)) and len(value) == n
-          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        values = tuple(value)
+    if checks.is_int(value):
+        values: tuple[int, ...] = (int(value),) * n
+    elif isinstance(value, (tuple, list)) and len(value) == n and all(checks.is_int(v) for v in value):
+        values = tuple(int(v) for v in value)
     else:
         raise TypeError(f"{name} must be an int or a sequence of {n} ints, got {value!r}")
     if any(v < minimum for v in values):

@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from snnrl import _checks as checks
 from snnrl.network.nodes import Nodes
 from snnrl.network.plasticity import Plasticity
 
@@ -59,8 +60,10 @@ def _bound(name: str, value: float | Tensor, shape: tuple[int, ...]) -> float | 
                 f"to the weight shape {shape}"
             ) from None
         return value.float()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"{name} must be a number or a tensor, got {value!r}")
+    if not checks.is_real(value):
+        raise checks.invalid(name, "a number or a tensor", value, checks.InvalidType)
+    if math.isnan(value):
+        raise checks.invalid(name, "a number or a tensor", value)
     return float(value)
 
 
@@ -165,6 +168,10 @@ class AbstractConnection(nn.Module, ABC):
 
     spec_init: dict[str, Any] | None = None
     spec_inline: frozenset[str] | None = None
+    # submodules and buffers, annotated for type checkers (nn.Module.__getattr__ is untyped)
+    source: Nodes
+    target: Nodes
+    rule: Plasticity | None
 
     def __init__(
         self,
@@ -430,10 +437,7 @@ class AbstractConnection(nn.Module, ABC):
 
     def _set_sparse_threshold(self, sparse_threshold: float) -> None:
         """The fraction of active inputs up to which a type's sparse path is used (in ``[0, 1]``)."""
-        if isinstance(sparse_threshold, bool) or not isinstance(sparse_threshold, (int, float)) \
-                or not 0.0 <= sparse_threshold <= 1.0:
-            raise ValueError(f"sparse_threshold must be in [0, 1], got {sparse_threshold!r}")
-        self.sparse_threshold = float(sparse_threshold)
+        self.sparse_threshold = checks.in_range("sparse_threshold", sparse_threshold, 0, 1, what="in [0, 1]")
 
     def _constrain_and_normalize(self) -> None:
         """Impose the constraints on the initial weights, then normalise them where ``norm`` is set."""
@@ -497,8 +501,7 @@ class AbstractConnection(nn.Module, ABC):
             self.max_delay = int(d.max()) if d.numel() else 0
             self.__dict__["_delay_mode"] = 2 if self.max_delay > 0 else 0
             return
-        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
-            raise ValueError(f"delay must be an int >= 0 (steps) or an integer tensor, got {delay!r}")
+        delay = checks.integer("delay", delay, 0, what="an int >= 0 (steps) or an integer tensor")
         self.delay = delay
         self.max_delay = delay
         self.__dict__["_delay_mode"] = 1 if delay > 0 else 0
@@ -517,9 +520,10 @@ class AbstractConnection(nn.Module, ABC):
                     raise ValueError("probability must lie in [0, 1] for every synapse")
                 del self.probability
                 self.register_buffer("probability", probability.detach().clone())
-            elif isinstance(probability, bool) or not isinstance(probability, (int, float)) \
-                    or not 0.0 <= probability <= 1.0:
-                raise ValueError(f"probability must be in [0, 1], a tensor of those, or None; got {probability!r}")
+            elif not checks.is_real(probability) or not 0.0 <= probability <= 1.0:
+                raise checks.InvalidParameter(
+                    f"probability must be in [0, 1], a tensor of those, or None; got {probability!r}",
+                    name="probability", value=probability)
             else:
                 self.probability = float(probability)
             self.stochastic = True
@@ -531,10 +535,8 @@ class AbstractConnection(nn.Module, ABC):
                 raise ValueError("intensity contains NaN or infinite values")
             del self.intensity
             self.register_buffer("intensity", intensity.detach().clone())
-        elif isinstance(intensity, bool) or not isinstance(intensity, (int, float)) or not math.isfinite(intensity):
-            raise ValueError(f"intensity must be a finite number or a float tensor, got {intensity!r}")
         else:
-            self.intensity = float(intensity)
+            self.intensity = checks.finite("intensity", intensity, what="a finite number or a float tensor")
 
     # ------------------------------------------------------------- delay machinery
     def _source_ring(self, s: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.network.connections._geometry import output_shape, patches, window_args
 from snnrl.network.connections.base import AbstractConnection, WeightLayout
 from snnrl.network.nodes import Nodes
@@ -59,8 +60,7 @@ class _ConvConnection(AbstractConnection):
             name, source.shape, n, kernel_size, stride, padding, dilation
         )
         c_in, c_out = source.shape[0], target.shape[0]
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"groups must be a positive int, got {groups!r}")
+        groups = checks.integer("groups", groups, 1, what="a positive int")
         if c_in % groups or c_out % groups:
             raise ValueError(
                 f"groups={groups} must divide both the input channels ({c_in}) and the output channels ({c_out})"

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.network.connections.base import AbstractConnection, WeightLayout, check_endpoints
 from snnrl.network.nodes import Nodes
 from snnrl.network.plasticity import Plasticity
@@ -63,10 +64,8 @@ class MeanFieldConnection(AbstractConnection):
         per_target = isinstance(w, Tensor) and w.dim() > 0
         if isinstance(w, Tensor) and per_target and tuple(w.shape) != tuple(target.shape):
             raise ValueError(f"w has shape {tuple(w.shape)}, expected () or target.shape = {target.shape}")
-        if isinstance(w, (int, float)) and not isinstance(w, bool):
-            if not math.isfinite(w):
-                raise ValueError(f"w must be finite, got {w!r}")
-            w = torch.tensor(float(w))
+        if checks.is_real(w):
+            w = torch.tensor(checks.finite("w", w, what="finite"))
         elif w is not None and not isinstance(w, Tensor):
             raise TypeError(f"w must be a number, a tensor or None, got {type(w).__name__}")
         super().__init__(source, target, w, wmin=wmin, wmax=wmax, norm=norm, weight_decay=weight_decay, dale=dale,

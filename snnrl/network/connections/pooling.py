@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.network.connections._geometry import output_shape, window_args
 from snnrl.network.connections.base import AbstractConnection
 from snnrl.network.nodes import Nodes
@@ -63,9 +64,8 @@ class _MaxPoolConnection(AbstractConnection):
         if mode not in POOL_MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {POOL_MODES}")
         self.mode = mode
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 < decay <= 1.0:
-            raise ValueError(f"decay must be in (0, 1] (fraction of the rate estimate lost per step), got {decay!r}")
-        self.decay = float(decay)
+        self.decay = checks.in_range("decay", decay, 0, 1, low_open=True,
+                                     what="in (0, 1] (fraction of the rate estimate lost per step)")
         self.__dict__["rate"] = None
         return None
 

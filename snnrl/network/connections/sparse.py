@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.network.connections.base import AbstractConnection, WeightLayout, check_endpoints
 from snnrl.network.nodes import Nodes
 from snnrl.network.plasticity import Plasticity
@@ -455,15 +456,13 @@ class RandomSparseConnection(SparseConnection):
         rule: Plasticity | None = None,
     ) -> None:
         check_endpoints(source, target)
-        if isinstance(connectivity, bool) or not isinstance(connectivity, (int, float)) \
-                or not 0.0 <= connectivity <= 1.0:
-            raise ValueError(f"connectivity must be a probability in [0, 1], got {connectivity!r}")
-        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w)):
-            raise ValueError(f"w must be a finite number (the initial weight of every synapse) or None, got {w!r}")
+        connectivity = checks.in_range("connectivity", connectivity, 0, 1, what="a probability in [0, 1]")
+        if w is not None:
+            checks.finite("w", w, what="a finite number (the initial weight of every synapse) or None")
         if isinstance(delay, list):  # a (low, high) pair read back from a spec
             delay = tuple(delay)  # type: ignore[assignment]
         if isinstance(delay, tuple):
-            if (len(delay) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) for d in delay)
+            if (len(delay) != 2 or not all(checks.is_int(d) for d in delay)
                     or not 0 <= delay[0] <= delay[1]):
                 raise ValueError(f"delay must be an int >= 0 or a (low, high) pair of ints, 0 <= low <= high; "
                                  f"got {delay!r}")

@@ -1,0 +1,112 @@
+"""The spiking critic (value read from spikes, learned by e-prop with its TD error) and e-prop agents
+through the pipeline: closed forms, a task with a known value, presets and bad settings."""
+
+import numpy as np
+import pytest
+import torch
+
+from snnrl.pipeline import load_agent
+from snnrl.pipeline.agent import AgentError
+from snnrl.pipeline.critic import SpikingCritic
+from snnrl.pipeline.run import build_trainer
+from snnrl.pipeline.trainer import LinearCritic
+
+torch.set_num_threads(1)
+
+EPROP_BANDIT = [
+    'network.connections.0.rule={type="EProp",params={nu=5.0}}',
+    'network.connections.0.params={wmin=-20.0,wmax=20.0}',
+    'policy.decoder={type="SoftmaxCounts",params={neurons_per_action=5,temperature=2.0}}',
+    "feedback={}",
+]
+
+
+def _inputs(cue: int, batch: int = 1, steps: int = 16, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    rate = torch.zeros(batch, 2)
+    rate[:, cue] = 0.5
+    return torch.rand(steps, batch, 2, generator=g) < rate
+
+
+def test_the_value_is_the_readout_of_the_spike_counts():
+    critic = SpikingCritic(2, neurons=4, readout=2.0, init=-0.3, weight_init=(10.0, 14.0), seed=1)
+    x = _inputs(0)
+    v = critic.evaluate(x)
+    counts = critic.monitor.get("s").sum(0).float()
+    assert v.shape == (1,)
+    assert v.item() == pytest.approx((counts @ torch.full((4,), 0.5)).item() / 16 - 0.3, abs=1e-6)
+    assert counts.sum() > 0
+
+
+def test_a_positive_td_error_raises_the_value_of_the_state_it_follows():
+    critic = SpikingCritic(2, neurons=6, lr=0.5, weight_init=(4.0, 8.0), seed=2)
+    x = _inputs(0, seed=3)
+    before = critic.evaluate(x).item()
+    w0 = critic.connection.weight.clone()
+    critic.observe(x)
+    e = critic.connection.rule.e.clone()
+    critic.learn(torch.tensor([1.0]))
+    # e-prop: dw = nu * delta * r_j * E (batch of 1, r_j = readout / n), then the bias
+    torch.testing.assert_close(critic.connection.weight, w0 + 0.5 * critic.r * e[0])
+    assert critic.evaluate(x).item() > before
+
+
+def test_the_spiking_critic_learns_the_values_of_a_two_state_task():
+    """gamma = 0: V(s) must approach E[r | s]; rewards 1 after cue 0 and 0 after cue 1."""
+    critic = SpikingCritic(2, neurons=10, lr=0.5, readout=6.0, bias_lr=0.05, weight_init=(2.0, 6.0), gamma=0.0, seed=0)
+    rng = np.random.default_rng(0)
+    errors = []
+    for k in range(400):
+        cue = int(rng.integers(2))
+        v = critic.observe(_inputs(cue, seed=k))
+        delta = torch.tensor([1.0 - cue]) - v
+        critic.learn(delta)
+        errors.append(abs(float(delta)))
+    assert np.mean(errors[:50]) > 0.3
+    assert np.mean(errors[-100:]) < 0.25, np.mean(errors[-100:])  # what is left is the spike-count noise
+    v0 = np.mean([critic.evaluate(_inputs(0, seed=1000 + k)).item() for k in range(10)])
+    v1 = np.mean([critic.evaluate(_inputs(1, seed=2000 + k)).item() for k in range(10)])
+    assert v0 == pytest.approx(1.0, abs=0.2) and v1 == pytest.approx(0.0, abs=0.2), (v0, v1)
+
+
+def test_state_round_trip():
+    a = SpikingCritic(2, neurons=3, seed=0)
+    a.learn(torch.tensor([0.5]))
+    b = SpikingCritic(2, neurons=3, seed=5)
+    b.load_state(a.state())
+    torch.testing.assert_close(b.connection.weight, a.connection.weight)
+    assert float(b.b) == pytest.approx(float(a.b))
+    with pytest.raises(ValueError, match=r"critic weights have shape \(2, 3\), expected \(2, 4\)"):
+        SpikingCritic(2, neurons=4).load_state(a.state())
+
+
+def test_an_eprop_agent_learns_the_cue_bandit_through_the_pipeline():
+    trainer = build_trainer(load_agent("agents/cue_bandit.toml", [*EPROP_BANDIT, "training.seed=0"]))
+    assert trainer.feedback is not None
+    trainer.learn(30)
+    returns, _ = trainer.evaluate(10)
+    assert np.mean(returns) >= 18.0, (trainer.returns, returns)
+
+
+def test_an_eprop_actor_with_a_spiking_critic_learns_the_cue_bandit():
+    config = load_agent("agents/cue_bandit.toml", [*EPROP_BANDIT, 'reward.signal={type="TDError",params={gamma=0.0}}',
+                                                   'critic={type="spiking",lr=0.5,neurons=10}', "training.seed=1"])
+    trainer = build_trainer(config)
+    assert isinstance(trainer.critic, SpikingCritic)
+    trainer.learn(40)
+    assert np.mean(trainer.evaluate(10)[0]) >= 18.0, trainer.returns
+    assert np.mean(trainer.returns[-10:]) >= 17.0
+
+
+def test_critic_and_feedback_settings_are_checked():
+    assert isinstance(build_trainer(load_agent("agents/cartpole.toml", ["training.episodes=1"])).critic, LinearCritic)
+    with pytest.raises(AgentError, match=r"critic\.neurons is a setting of the spiking critic"):
+        load_agent("agents/cartpole.toml", ["critic.neurons=5"])
+    with pytest.raises(AgentError, match=r"critic\.trace is a setting of the linear critic"):
+        load_agent("agents/cartpole.toml", ['critic.type="spiking"'])
+    with pytest.raises(AgentError, match=r"unknown key 'feedback.hiden'"):
+        load_agent("agents/cue_bandit.toml", ['feedback={hiden=["A"]}'])
+    with pytest.raises(AgentError, match=r"feedback\.hidden must be a list of layer names"):
+        load_agent("agents/cue_bandit.toml", ["feedback={hidden=3}"])
+    with pytest.raises(AgentError, match=r"feedback\.hidden: no layer named 'H'"):
+        build_trainer(load_agent("agents/cue_bandit.toml", ['feedback={hidden=["H"]}']))
