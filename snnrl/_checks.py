@@ -84,13 +84,19 @@ def invalid(name: str, expected: str, value: object,
     return kind(f"{name} must be {expected}, got {value!r}", name=name, value=value)
 
 
-def is_real(value: object) -> TypeGuard[numbers.Real]:
-    """``value`` is a real number: a :class:`numbers.Real` and not a ``bool``."""
+def is_real(value: object) -> TypeGuard[float]:
+    """``value`` is a real number: a :class:`numbers.Real` and not a ``bool``.
+
+    Type checkers see it narrowed to ``float`` (NumPy scalars and ints behave alike).
+    """
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def is_int(value: object) -> TypeGuard[numbers.Integral]:
-    """``value`` is an int: a :class:`numbers.Integral` and not a ``bool``."""
+def is_int(value: object) -> TypeGuard[int]:
+    """``value`` is an int: a :class:`numbers.Integral` and not a ``bool``.
+
+    Type checkers see it narrowed to ``int`` (NumPy integers behave alike).
+    """
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 

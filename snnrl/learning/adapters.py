@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from snnrl.functional.plasticity import decay_add_
 from snnrl.network.connections.dense import Connection
 
 if TYPE_CHECKING:
@@ -154,8 +155,8 @@ class STDPEligibility(nn.Module):
         """Advance traces and eligibility by one step. Shape: ``(B, *source.shape)``, ``(B, *target.shape)``."""
         p = self.params
         dtype = self.z.dtype
-        self.p_plus.mul_(p.decay_plus).add_(s_pre.to(dtype), alpha=p.a_plus)
-        self.p_minus.mul_(p.decay_minus).add_(s_post.to(dtype), alpha=p.a_minus)
+        decay_add_(self.p_plus, p.decay_plus, s_pre, p.a_plus)
+        decay_add_(self.p_minus, p.decay_minus, s_post, p.a_minus)
         self.z.mul_(p.decay_e)
         if p.nu_post:
             self.adapter.accumulate(self.z, self.p_plus, s_post.to(dtype), p.nu_post / p.tc_e)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
+from snnrl import _checks as checks
 from snnrl.learning.adapters import ConnectionAdapter, adapter_for
 from snnrl.network.modulator import Modulator
 
@@ -112,32 +113,17 @@ REDUCTIONS = ("mean", "sum")
 
 
 # ----------------------------------------------------------------------------- validation
-def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _positive(name: str, value: object) -> float:
-    v = _number(name, value)
-    if not v > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return v
-
-
 def _learning_rates(nu: object) -> tuple[float, float]:
     if isinstance(nu, (tuple, list)):
         if len(nu) != 2:
             raise ValueError(f"nu must be a number or a pair (nu_pre, nu_post), got {nu!r}")
-        return _number("nu[0] (nu_pre)", nu[0]), _number("nu[1] (nu_post)", nu[1])
-    v = _number("nu", nu)
+        return checks.finite("nu[0] (nu_pre)", nu[0]), checks.finite("nu[1] (nu_post)", nu[1])
+    v = checks.finite("nu", nu)
     return v, v
 
 
 def _reduction(reduction: object) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    return str(reduction)
+    return str(checks.choice("reduction", reduction, REDUCTIONS))
 
 
 # ------------------------------------------------------------------------------ base class
@@ -161,9 +147,7 @@ class Rule(LearningRule):
         super().__init__()
         self.nu_pre, self.nu_post = _learning_rates(nu)
         self.reduction = _reduction(reduction)
-        if not isinstance(normalize, bool):
-            raise ValueError(f"normalize must be a bool, got {normalize!r}")
-        self.normalize = normalize
+        self.normalize = checks.boolean("normalize", normalize)
         self.batch_size = 0
         self.dt = 0.0
         # Plain attributes (not submodules): the connection owns the rule, not the reverse.
@@ -304,8 +288,8 @@ class ModulatedRule(Rule):
                 if reward.is_cpu and not bool(reward.any()):
                     return None
                 return reward.to(self.__dict__["_connection"].weight.dtype) * self._batch_scale()
-        elif isinstance(reward, bool) or not isinstance(reward, (int, float)):
-            raise ValueError(f"reward must be a number or a tensor, got {reward!r}")
+        elif not checks.is_real(reward):
+            raise checks.invalid("reward", "a number or a tensor", reward, checks.InvalidType)
         if reward == 0:
             return None
         return float(reward) * self._batch_scale()

@@ -47,8 +47,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.functional.plasticity import eprop_lif_traces_, pseudo_derivative
-from snnrl.learning.base import ModulatedRule, _positive
+from snnrl.learning.base import ModulatedRule
 from snnrl.registry import register
 
 if TYPE_CHECKING:
@@ -83,9 +84,9 @@ class EProp(ModulatedRule):
         if isinstance(nu, (tuple, list)):
             raise ValueError(f"EProp takes one learning rate nu, got {nu!r}")
         super().__init__(nu=nu, reduction=reduction, normalize=normalize)
-        self.tc_e_trace = _positive("tc_e_trace", tc_e_trace)
-        self.gamma = _positive("gamma", gamma)
-        self.width = None if width is None else _positive("width", width)
+        self.tc_e_trace = checks.positive("tc_e_trace", tc_e_trace)
+        self.gamma = checks.positive("gamma", gamma)
+        self.width = None if width is None else checks.positive("width", width)
         self.register_buffer("zbar", torch.zeros(0))
         self.register_buffer("e", torch.zeros(0))
         self._width = 1.0

@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import Tensor
+
+from snnrl.network.connections import AbstractConnection
+from snnrl.network.nodes import Nodes
 
 if TYPE_CHECKING:
     from snnrl.network.network import Network
@@ -80,7 +83,7 @@ class Feedback:
         """The random feedback weights ``B`` per hidden layer, ``(n_hidden, A)``."""
         if mode == "random":
             for name in self.hidden:
-                n = network.layers[name].n
+                n = cast(Nodes, network.layers[name]).n
                 self.weights[name] = torch.randn(n, self.n_actions, generator=gen) / math.sqrt(self.n_actions)
         else:
             for name in self.hidden:
@@ -90,10 +93,10 @@ class Feedback:
         """Weights from hidden layer ``name`` to each action's output neurons, summed per action ``(n, A)``."""
         for key, (src, tgt) in self.network.endpoints.items():
             if src == name and tgt == self.output_layer:
-                w = self.network.connections[key].weight
-                if w.dim() != 2:
+                weight = cast(AbstractConnection, self.network.connections[key]).weight
+                if weight.dim() != 2:
                     raise ValueError(f"symmetric feedback needs a dense connection {name!r} -> {self.output_layer!r}")
-                w = w.detach().float()
+                w = weight.detach().float()
                 return w.view(w.shape[0], self.n_actions, -1).sum(-1)
         raise ValueError(f"symmetric feedback: no connection from {name!r} to the output layer {self.output_layer!r}")
 
@@ -104,7 +107,7 @@ class Feedback:
         """
         if action_error.dim() != 2 or action_error.shape[1] != self.n_actions:
             raise ValueError(f"action_error must have shape (B, {self.n_actions}), got {tuple(action_error.shape)}")
-        layers = self.network.layers
+        layers = {name: cast(Nodes, layer) for name, layer in self.network.layers.items()}
         out: dict[str, Tensor] = {}
         if self.output_scale:
             err = action_error.repeat_interleave(self.neurons_per_action, dim=1)

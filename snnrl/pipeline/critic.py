@@ -111,12 +111,14 @@ class SpikingCritic:
         low, high = (_finite("weight_init", w) for w in weight_init)
         gen = torch.Generator().manual_seed(int(seed))
         net = Network(dt=dt)
-        net.add_layer(Input(int(n_inputs)), "X")
-        net.add_layer(LIFNodes(neurons), "V")
+        source, target = Input(int(n_inputs)), LIFNodes(neurons)
+        net.add_layer(source, "X")
+        net.add_layer(target, "V")
         w = torch.rand(int(n_inputs), neurons, generator=gen) * (high - low) + low
-        net.add_connection(Connection(net.layers["X"], net.layers["V"], w, wmin=-50.0, wmax=50.0,
-                                      rule=EProp(nu=self.lr, tc_e_trace=tc_e_trace)), "X", "V")
-        self.monitor = Monitor(net.layers["V"], ["s"])
+        self.rule = EProp(nu=self.lr, tc_e_trace=tc_e_trace)
+        net.add_connection(Connection(source, target, w, wmin=-50.0, wmax=50.0, rule=self.rule), "X", "V")
+        self._layers = (source, target)
+        self.monitor = Monitor(target, ["s"])
         net.add_monitor(self.monitor, "V")
         self.network = net.to(device)
         self.r = torch.full((neurons,), self.readout / neurons, device=device)
@@ -131,10 +133,10 @@ class SpikingCritic:
     def _run(self, x: Tensor, learn: bool) -> Tensor:
         net = self.network
         net.train(learn)
-        for layer in net.layers.values():
+        for layer in self._layers:
             layer.reset_state_variables()
         if learn:
-            self.connection.rule.reset_neuron_state()  # type: ignore[union-attr]
+            self.rule.reset_neuron_state()
         flat = x.reshape(x.shape[0], x.shape[1], -1)
         self.monitor.reset_state_variables()
         net.run({"X": flat}, reward=0.0 if learn else None)

@@ -26,9 +26,10 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from snnrl.learning.feedback import Feedback
+from snnrl.network.nodes import Nodes
 from snnrl.pipeline.agent import AgentConfig, AgentError, load_agent
 from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal, derive_seed
 from snnrl.pipeline.callbacks import (
@@ -66,7 +67,7 @@ def _build_critic(config: AgentConfig, policy: SpikingPolicy) -> Critic | None:
     c = config.critic
     if c is None:
         return None
-    layer = policy.network.layers[policy.input_layer]
+    layer = cast(Nodes, policy.network.layers[policy.input_layer])
     gamma = float(dict(config.reward.signal.get("params", {})).get("gamma", 0.99))
     if c.type == "linear":
         return LinearCritic(layer.n, lr=c.lr, init=c.init, trace=c.trace, gamma=gamma)

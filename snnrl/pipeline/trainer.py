@@ -34,7 +34,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -47,6 +47,7 @@ from snnrl.pipeline.callbacks import Callback, CallbackList, EpisodeInfo
 from snnrl.pipeline.critic import Critic
 from snnrl.pipeline.envs import EnvList, make_driver
 from snnrl.pipeline.schedule import LearningRateSchedule
+from snnrl.policy.decoders import DiscreteDecoder
 from snnrl.policy.policy import SpikingPolicy, load_policy
 
 __all__ = ["EVAL_STREAM", "TRAIN_STREAM", "LinearCritic", "RewardShaping", "Trainer", "summarize"]
@@ -284,6 +285,9 @@ class Trainer:
             raise TypeError(f"feedback must be a Feedback, got {type(feedback).__name__}")
         if feedback is not None and feedback.network is not policy.network:
             raise ValueError("feedback must be built on the policy's network")
+        if feedback is not None and not isinstance(policy.decoder, DiscreteDecoder):
+            raise ValueError(f"feedback needs a decoder of a Discrete action space (it feeds back the action error); "
+                             f"{type(policy.decoder).__name__} has none")
         self.feedback = feedback
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an int >= 0, got {seed!r}")
@@ -420,7 +424,10 @@ class Trainer:
         actions = policy.decide(x, deterministic=deterministic, learn=learn)
         signals = None
         if learn and self.feedback is not None:
-            signals = self.feedback.signals(policy.decoder.action_error(policy.last_output, actions))
+            decoder = cast(DiscreteDecoder, policy.decoder)
+            out = policy.last_output
+            assert out is not None  # decide() has just run
+            signals = self.feedback.signals(decoder.action_error(out, actions))
         if policy.record:
             self._accumulate_rates(run.rate_sums, x)
         obs2, reward, terminated, truncated, valid = driver.step(policy.to_env_action(actions), run.active)

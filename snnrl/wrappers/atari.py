@@ -19,6 +19,7 @@ All of them keep ``terminated`` and ``truncated`` apart, record their constructo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -199,7 +200,8 @@ class BinarizeObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArg
         gym.utils.RecordConstructorArgs.__init__(self, threshold=threshold)
         gym.ObservationWrapper.__init__(self, env)
         space = _box(env, "BinarizeObservation")
-        checks.finite("threshold", threshold)
+        if not (checks.is_real(threshold) and math.isfinite(threshold)):  # a TypeError for NaN too, as before
+            raise checks.invalid("threshold", "a finite number", threshold, checks.InvalidType)
         self.threshold = threshold
         self.observation_space = gym.spaces.Box(0, 1, space.shape, dtype=np.uint8)
 
