@@ -45,7 +45,7 @@ from snnrl.learning.rewards import RewardSignal, TDError
 from snnrl.pipeline.build import derive_seed
 from snnrl.pipeline.callbacks import Callback, CallbackList, EpisodeInfo
 from snnrl.pipeline.critic import Critic
-from snnrl.pipeline.envs import EnvList, make_driver
+from snnrl.pipeline.envs import make_driver
 from snnrl.pipeline.schedule import LearningRateSchedule
 from snnrl.policy.decoders import DiscreteDecoder
 from snnrl.policy.policy import SpikingPolicy, load_policy
@@ -198,8 +198,10 @@ def _buffers_from_data(module: torch.nn.Module, data: Mapping[str, Any]) -> None
 class _Run:
     """Per-environment accumulators of one :meth:`Trainer._run`."""
 
-    def __init__(self, n: int, episodes: int, learn: bool, count: bool, seed: int, stream: int, first: int) -> None:
+    def __init__(self, n: int, episodes: int, learn: bool, count: bool, seed: int, stream: int, first: int,
+                 random: np.random.Generator | None = None) -> None:
         self.n, self.episodes, self.learn, self.count = n, episodes, learn, count
+        self.random = random
         self.seed, self.stream, self.first = seed, stream, first
         self.started = 0
         self.seeds: list[int | None] = [None] * n
@@ -346,34 +348,23 @@ class Trainer:
                    stream: int = TRAIN_STREAM) -> tuple[list[float], list[int]]:
         """Uniformly random actions on the seeds of episodes ``0 .. episodes-1`` of the training
         stream (``stream=TRAIN_STREAM``, the random baseline of a learning curve) or of the
-        evaluation stream (``EVAL_STREAM``). Returns ``(returns, lengths)``."""
+        evaluation stream (``EVAL_STREAM``), on every environment of the batch (single ones or a
+        vector env: the same loop as training). The actions come from their own generator
+        (``derive_seed(seed, 2)``); the network, the encoder and the decoder are not used, so
+        their random states are untouched. Returns ``(returns, lengths)`` in the order episodes end."""
         seed = self.seed if seed is None else seed
-        if not isinstance(self.driver, EnvList):
-            raise TypeError("run_random needs single environments (a gymnasium.Env or a list of them)")
-        space = self.driver.action_space
         rng = np.random.default_rng(derive_seed(seed, 2))
-        returns, lengths = [], []
+        infos = self._run(episodes, learn=False, deterministic=False, stream=stream, first_episode=0,
+                          callback=CallbackList([]), seed=seed, count=False, random=rng)
+        return [i.ret for i in infos], [i.length for i in infos]
+
+    def _random_actions(self, rng: np.random.Generator) -> np.ndarray:
+        """One uniformly random action per environment, as the environments take them."""
+        space, n = self.driver.action_space, self.driver.n
         n_actions = getattr(space, "n", None)
-        for k in range(episodes):
-            env_seed = derive_seed(seed, stream, k) % (2**31)
-            obs = self.driver.reset(np.eye(self.n_envs, dtype=bool)[0], [env_seed] + [None] * (self.n_envs - 1))
-            del obs
-            ret, length = 0.0, 0
-            while True:
-                if n_actions is not None:
-                    a = np.full(self.n_envs, int(rng.integers(n_actions)) + int(getattr(space, "start", 0)))
-                else:
-                    a = np.stack([rng.uniform(space.low, space.high).astype(space.dtype)] * self.n_envs)
-                active = np.zeros(self.n_envs, dtype=bool)
-                active[0] = True
-                _, r, term, trunc, _ = self.driver.step(a, active)
-                ret += float(r[0])
-                length += 1
-                if term[0] or trunc[0] or (self.max_episode_steps and length >= self.max_episode_steps):
-                    break
-            returns.append(ret)
-            lengths.append(length)
-        return returns, lengths
+        if n_actions is not None:
+            return rng.integers(n_actions, size=n) + int(getattr(space, "start", 0))
+        return np.stack([rng.uniform(space.low, space.high).astype(space.dtype) for _ in range(n)])
 
     # -------------------------------------------------------------- the loop
     def _callback(self, callback: Callback | Sequence[Callback] | None) -> Callback:
@@ -390,7 +381,8 @@ class Trainer:
         return derive_seed(seed, stream, k) % (2**31) if self.driver.seeded else None
 
     def _run(self, episodes: int, *, learn: bool, deterministic: bool, stream: int, first_episode: int,
-             callback: Callback, seed: int | None = None, count: bool = True) -> list[EpisodeInfo]:
+             callback: Callback, seed: int | None = None, count: bool = True,
+             random: np.random.Generator | None = None) -> list[EpisodeInfo]:
         seed = self.seed if seed is None else seed
         policy, driver, n = self.policy, self.driver, self.driver.n
         net = policy.network
@@ -401,14 +393,14 @@ class Trainer:
             self.reward_signal.reset_state_variables()
             if self.critic is not None:
                 self.critic.reset()
-        run = _Run(n, episodes, learn, count, seed, stream, first_episode)
+        run = _Run(n, episodes, learn, count, seed, stream, first_episode, random)
         for i in range(min(n, episodes)):
             run.seeds[i] = self._episode_seed(seed, stream, first_episode + run.started)
             run.started += 1
         run.active[: run.started] = True
         run.ep_seed = list(run.seeds)
         obs = driver.reset(np.ones(n, dtype=bool), run.seeds if driver.seeded else [seed] + [None] * (n - 1))
-        x = policy.obs_to_input(obs)
+        x = policy.obs_to_input(obs) if random is None else torch.zeros(0)
         with torch.no_grad():
             while True:
                 x, stop = self._step(run, x, deterministic, callback)
@@ -420,6 +412,8 @@ class Trainer:
         """One decision and environment step of every environment; returns the next input and
         whether a callback asked to stop."""
         policy, driver, learn = self.policy, self.driver, run.learn
+        if run.random is not None:  # random play: no network, no encoding
+            return self._random_step(run, x, callback)
         value = self.critic.observe(x) if (learn and self.critic is not None) else None
         actions = policy.decide(x, deterministic=deterministic, learn=learn)
         signals = None
@@ -468,6 +462,24 @@ class Trainer:
                 x2 = policy.obs_to_input(driver.reset(reset_mask, run.seeds))
         return x2, stop
 
+    def _random_step(self, run: _Run, x: Tensor, callback: Callback) -> tuple[Tensor, bool]:
+        """:meth:`_step` with uniformly random actions (``run.random``): no decision, no learning."""
+        assert run.random is not None
+        driver = self.driver
+        _, reward, terminated, truncated, valid = driver.step(self._random_actions(run.random), run.active)
+        valid &= run.active
+        run.ep_len += valid
+        if self.max_episode_steps:
+            truncated |= valid & (run.ep_len >= self.max_episode_steps) & ~terminated
+        run.ep_ret += np.where(valid, reward, 0.0)
+        stop = False
+        done = valid & (terminated | truncated)
+        if done.any():
+            stop = self._end_episodes(run, done, terminated, callback)
+            if run.reset_mask.any():
+                driver.reset(run.reset_mask, run.seeds)
+        return x, stop
+
     def _end_episodes(self, run: _Run, done: np.ndarray, terminated: np.ndarray, callback: Callback) -> bool:
         """Close the episodes that ended (``done``); pick the environments to reset into
         ``run.reset_mask``. Returns whether a callback asked to stop."""
@@ -476,7 +488,8 @@ class Trainer:
             self.reward_signal.end_episode(mask)
             if self.critic is not None:
                 self.critic.reset(mask)
-        self.policy.reset(done)
+        if run.random is None:
+            self.policy.reset(done)
         run.reset_mask = np.zeros(run.n, dtype=bool)
         stop = False
         for i in np.flatnonzero(done):

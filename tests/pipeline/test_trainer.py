@@ -118,6 +118,27 @@ def test_gymnasium_vector_env_with_next_step_autoreset():
     assert tr2.episodes_done == 3 and tr2.total_steps == 60
 
 
+def test_random_baseline_on_every_kind_of_batch():
+    """One batch path: run_random plays on one env, on a list of envs and on a Gymnasium vector env
+    (it refused the last two before), and leaves the policy's random streams alone."""
+    def cartpole(*overrides):
+        return build_trainer(load_agent("agents/cartpole.toml", ["training.seed=3", *overrides]))
+
+    single, several = cartpole(), cartpole("env.num_envs=3")
+    env_fns = [lambda: build_env("cartpole", seed=None)] * 2
+    venv = gym.vector.SyncVectorEnv(env_fns, autoreset_mode=gym.vector.AutoresetMode.DISABLED)
+    vector = Trainer(cartpole().policy, venv, seed=3)
+    one, _ = single.run_random(6)
+    assert len(one) == 6
+    for tr in (several, vector):
+        returns, lengths = tr.run_random(6)
+        assert len(returns) == 6 and all(r == n for r, n in zip(returns, lengths, strict=True))
+        assert 8 <= np.mean(returns) <= 60  # CartPole's random play: about 22
+    state = single.policy.decoder.state_dict()
+    single.run_random(2)
+    assert single.policy.decoder.state_dict() == state
+
+
 def test_callbacks_stop_and_checkpoint(tmp_path):
     tr = trainer_for()
     ckpt = CheckpointCallback(2, tmp_path / "c.safetensors", keep=True)
