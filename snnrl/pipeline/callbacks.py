@@ -25,6 +25,7 @@ The TensorBoard writer is :class:`snnrl.pipeline.tensorboard.TensorBoardCallback
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import sys
@@ -250,8 +251,14 @@ class EvalCallback(Callback):
     trainer when the callback is attached (:meth:`load_state_dict`), so a resumed run continues
     the history and the selection of the best policy. Each evaluation's mean return goes to the
     logger as ``eval/mean_return``. Put it before a :class:`CheckpointCallback`, so that a
-    checkpoint of the same episode holds that episode's evaluation. Needs a single environment
-    (the evaluation runs between two training episodes on the same environment).
+    checkpoint of the same episode holds that episode's evaluation.
+
+    Where it plays: with ``eval_env`` (a ``gymnasium.Env``, a list of them or a vector env, as
+    stable-baselines3's ``EvalCallback(eval_env)``), a copy of the policy plays on those
+    environments, so the training environments, the network's state and the decoder's random
+    state are not touched (this works whatever the number of training environments). Without
+    it, the evaluation runs between two training episodes on the training environment, which
+    must then be a single one.
 
     Args:
         every: interval in finished training episodes (>= 1).
@@ -261,6 +268,7 @@ class EvalCallback(Callback):
             evaluation of a run uses the trainer's seed, so the selection does not see it).
         stop_return: stop training once an evaluation's mean return reaches this (as
             stable-baselines3's ``StopTrainingOnRewardThreshold`` on a new best), or None: never.
+        eval_env: environments of its own (see above), or None.
 
     Attributes:
         history: ``(episode, mean return)`` of every evaluation so far.
@@ -272,8 +280,10 @@ class EvalCallback(Callback):
     """The key of :meth:`state_dict` in ``trainer.metadata`` (and so in checkpoints)."""
 
     def __init__(self, every: int, episodes: int = 10, best_path: str | os.PathLike[str] | None = None,
-                 seed: int | None = None, stop_return: float | None = None) -> None:
+                 seed: int | None = None, stop_return: float | None = None, eval_env: Any = None) -> None:
         super().__init__()
+        self.eval_env = eval_env
+        self._eval_trainer: Trainer | None = None
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be an int >= 1, got {every!r}")
         self.every = every
@@ -309,10 +319,14 @@ class EvalCallback(Callback):
         trainer = self.trainer
         if trainer is None or not episode.training or trainer.episodes_done % self.every:
             return True
-        if trainer.n_envs != 1:
-            raise ValueError("EvalCallback needs a single environment")
         seed = trainer.seed + 1 if self.seed is None else self.seed
-        returns, _ = trainer.evaluate(self.episodes, seed=seed)
+        if self.eval_env is not None:
+            returns = self._evaluate_copy(trainer, seed)
+        elif trainer.n_envs != 1:
+            raise ValueError(f"EvalCallback without eval_env needs a single training environment, the trainer has "
+                             f"{trainer.n_envs}: pass EvalCallback(..., eval_env=<environments of its own>)")
+        else:
+            returns, _ = trainer.evaluate(self.episodes, seed=seed)
         mean = sum(returns) / len(returns)
         step = trainer.episodes_done
         self.history.append((step, mean))
@@ -328,6 +342,18 @@ class EvalCallback(Callback):
             self.stopped = step
         trainer.metadata[self.state_key] = self.state_dict()
         return not stop
+
+
+    def _evaluate_copy(self, trainer: Trainer, seed: int) -> list[float]:
+        """Evaluate a copy of the trainer's policy on :attr:`eval_env` (the training state is untouched)."""
+        policy = copy.deepcopy(trainer.policy)
+        if self._eval_trainer is None:  # the trainer's own class: no import of the trainer module here
+            self._eval_trainer = type(trainer)(policy, self.eval_env, seed=trainer.seed,
+                                               max_episode_steps=trainer.max_episode_steps)
+        else:
+            self._eval_trainer.policy = policy
+        returns, _ = self._eval_trainer.evaluate(self.episodes, seed=seed)
+        return returns
 
 
 class StopTrainingOnEpisodes(Callback):

@@ -311,8 +311,11 @@ def _callbacks(config: AgentConfig, options: _Options, run_path: Path, callbacks
     cbs: list[Callback] = []
     evaluation = None
     if training.eval_interval:  # before the checkpoint: a checkpoint holds its own episode's evaluation
+        # several training environments: the evaluation plays a copy of the policy on one of its own
+        eval_env = build_envs(config, num_envs=1)[0] if config.env.num_envs > 1 else None
         evaluation = EvalCallback(training.eval_interval, training.eval_interval_episodes,
-                                  best_path=run_path / BEST_NAME, stop_return=training.eval_stop_return)
+                                  best_path=run_path / BEST_NAME, stop_return=training.eval_stop_return,
+                                  eval_env=eval_env)
         cbs.append(evaluation)
     if training.checkpoint_interval:
         cbs.append(CheckpointCallback(training.checkpoint_interval, run_path / CHECKPOINT_NAME))

@@ -268,3 +268,20 @@ def test_progress_bar_shows_episodes_or_the_time_left(minutes):
         assert ("left=5:00" in text or "left=4:5" in text) and "/4" not in text  # the budget, not a total
     else:
         assert "4/4" in text and "left=" not in text
+
+
+def test_periodic_evaluation_with_environments_of_its_own():
+    """Several training environments: the EvalCallback plays a copy of the policy on its own
+    environment; training (counts, decoder random state) goes on as if it had not been there."""
+    from snnrl.pipeline import EvalCallback
+
+    plain = trainer_for("env.num_envs=2")
+    plain.learn(6)
+    with_eval = trainer_for("env.num_envs=2")
+    evaluation = EvalCallback(2, 3, eval_env=build_env("cue_bandit", seed=None))
+    with_eval.learn(6, callback=evaluation)
+    assert [e for e, _ in evaluation.history] == [2, 4, 6]
+    assert all(-20.0 <= m <= 20.0 for _, m in evaluation.history)
+    assert with_eval.returns == plain.returns  # the evaluations did not disturb training
+    with pytest.raises(ValueError, match="pass EvalCallback\\(..., eval_env="):
+        trainer_for("env.num_envs=2").learn(2, callback=EvalCallback(2, 1))
