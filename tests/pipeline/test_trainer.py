@@ -283,5 +283,5 @@ def test_periodic_evaluation_with_environments_of_its_own():
     assert [e for e, _ in evaluation.history] == [2, 4, 6]
     assert all(-20.0 <= m <= 20.0 for _, m in evaluation.history)
     assert with_eval.returns == plain.returns  # the evaluations did not disturb training
-    with pytest.raises(ValueError, match="pass EvalCallback\\(..., eval_env="):
+    with pytest.raises(ValueError, match=r"pass EvalCallback\(\.\.\., eval_env="):
         trainer_for("env.num_envs=2").learn(2, callback=EvalCallback(2, 1))
