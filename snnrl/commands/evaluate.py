@@ -34,6 +34,15 @@ def load_for_play(checkpoint: str, env: str | None, num_envs: int = 1, render_mo
     return Trainer(policy, envs, seed=seed, max_episode_steps=config.env.max_episode_steps), config
 
 
+def checkpoint_argument(args: argparse.Namespace) -> str:
+    """``--checkpoint``, or the shipped checkpoint of ``--agent`` (an ``AgentError`` when it has none)."""
+    if args.checkpoint is not None:
+        return str(args.checkpoint)
+    from snnrl.pipeline.agent import trained_agent
+
+    return str(trained_agent(args.agent))
+
+
 def evaluate(args: argparse.Namespace) -> int:
     import torch
 
@@ -44,6 +53,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     try:
+        args.checkpoint = checkpoint_argument(args)
         trainer, config = load_for_play(args.checkpoint, args.env, num_envs=args.num_envs)
     except (AgentError, PresetError, CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"snnrl evaluate: {e}", file=sys.stderr)
@@ -77,7 +87,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "Episode k is reset with a seed derived from --seed and k (an evaluation "
                                    "stream, separate from the training seeds), so results are reproducible "
                                    "and --random plays the same episodes with uniformly random actions.")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint file or a run directory")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="a checkpoint file or a run directory")
+    which.add_argument("--agent", help="a trained agent that ships with snnrl (agents/trained/<name>.safetensors), "
+                                       "e.g. cartpole")
     p.add_argument("--episodes", type=positive_int, default=10, help="episodes (default: 10)")
     p.add_argument("--seed", type=int, help="evaluation seed (default: the training seed)")
     p.add_argument("--stochastic", action="store_true",

@@ -77,7 +77,7 @@ def play(args: argparse.Namespace) -> int:
     import torch
 
     from snnrl.checkpoint import CheckpointError
-    from snnrl.commands.evaluate import load_for_play
+    from snnrl.commands.evaluate import checkpoint_argument, load_for_play
     from snnrl.envs import PresetError
     from snnrl.pipeline import AgentError
     from snnrl.pipeline.build import derive_seed
@@ -89,6 +89,7 @@ def play(args: argparse.Namespace) -> int:
         return 2
     use_render = args.frames == "render"
     try:
+        args.checkpoint = checkpoint_argument(args)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # Gymnasium warns before failing on unsupported render modes
@@ -142,7 +143,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("play", help="render a trained checkpoint playing one episode (GIF, MP4 or PNG strip)",
                        description="Play one episode with a checkpoint (deterministic decoding, no learning) "
                                    "and write its frames.")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint file or a run directory")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="a checkpoint file or a run directory")
+    which.add_argument("--agent", help="a trained agent that ships with snnrl (agents/trained/<name>.safetensors), "
+                                       "e.g. cartpole")
     p.add_argument("--out", default="play.gif", help="output file: .gif, .mp4 or .png (a strip of frames); "
                                                      "default: play.gif")
     p.add_argument("--max-steps", type=positive_int, default=2000, help="stop after this many steps (default: 2000)")

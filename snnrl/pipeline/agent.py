@@ -60,6 +60,7 @@ __all__ = [
     "apply_overrides",
     "list_agents",
     "load_agent",
+    "trained_agent",
 ]
 
 
@@ -71,6 +72,23 @@ def agents_dir() -> Path | None:
     """The repository's ``agents/`` directory (a source checkout), or None."""
     here = Path(__file__).resolve().parents[2] / "agents"
     return here if here.is_dir() else None
+
+
+def trained_agent(name: str) -> Path:
+    """The checkpoint of the trained agent ``name`` that ships with the repository
+    (``agents/trained/<name>.safetensors``; a preset path gives its file stem).
+
+    Raises:
+        AgentError: naming the agents that have one, when ``name`` has none.
+    """
+    stem = Path(name).stem if name.endswith(".toml") else name
+    d = agents_dir()
+    path = d / "trained" / f"{stem}.safetensors" if d is not None else None
+    if path is None or not path.is_file():
+        have = sorted(p.stem for p in (d / "trained").glob("*.safetensors")) if d is not None else []
+        raise AgentError(f"no trained agent {stem!r} in agents/trained/ (trained agents: {have or 'none'}); "
+                         "train one with 'snnrl train --agent ...' and pass --checkpoint <run directory>")
+    return path
 
 
 def list_agents() -> list[str]:

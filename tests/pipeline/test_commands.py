@@ -103,3 +103,24 @@ def test_thin_scripts_pass_through_to_snnrl_train(script, monkeypatch, capsys):
         runpy.run_path(str(path), run_name="__main__")
     assert exit_info.value.code == 0
     assert "usage: snnrl train" in capsys.readouterr().out
+
+
+def test_trained_agents_ship_and_reproduce_their_results(tmp_path, capsys):
+    """agents/trained/<name>.safetensors: `snnrl evaluate --agent <name>` uses it, and the numbers in
+    agents/trained/README.md are what it gives (the cue bandit here: fast)."""
+    import re
+    from pathlib import Path
+
+    readme = Path("agents/trained/README.md").read_text()
+    for path in sorted(Path("agents/trained").glob("*.safetensors")):
+        assert f"`{path.stem}`" in readme, f"agents/trained/README.md does not describe {path.name}"
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--agent", "cue_bandit", "--episodes", "100", "--json", str(out)]) == 0
+    mean = json.loads(out.read_text())["mean"]
+    row = re.search(r"\| `cue_bandit` \|[^\n]*?\*\*([-0-9.]+)", readme)
+    assert row is not None and mean == float(row.group(1))
+    assert main(["play", "--agent", "cue_bandit", "--out", str(tmp_path / "p.png"), "--frames", "observation"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--agent", "nobody"]) == 2
+    err = capsys.readouterr().err
+    assert "no trained agent 'nobody' in agents/trained/" in err and "cue_bandit" in err and "Traceback" not in err
