@@ -212,7 +212,7 @@ class TDError(RewardSignal):
         if v is None or nv is None:
             raise ValueError("TDError.step needs value=V(s_t) and next_value=V(s_{t+1})")
         if isinstance(terminated, Tensor):
-            keep = (~terminated.bool()).to(torch.float32)
+            keep = (~terminated.bool()).to(r.dtype if isinstance(r, Tensor) else torch.float32)
         elif isinstance(terminated, bool):
             keep = 0.0 if terminated else 1.0
         else:

@@ -526,14 +526,16 @@ class Trainer:
         """The modulator of this step, one value per environment ``(B,)`` (zero where the step was
         not valid); the network turns a one-environment batch into a number once."""
         signal, critic = self.reward_signal, self.critic
-        r = torch.as_tensor(shaped, dtype=torch.float32)
-        keep = torch.as_tensor(valid, dtype=torch.float32)
         if critic is None or value is None:
-            return torch.as_tensor(signal.step(r), dtype=torch.float32) * keep
+            r = torch.as_tensor(shaped, dtype=torch.float32)
+            return torch.as_tensor(signal.step(r), dtype=torch.float32) * torch.as_tensor(valid, dtype=torch.float32)
+        # the TD error in double precision (as Python floats were): runs stay bit-identical to before
+        r64 = torch.as_tensor(shaped, dtype=torch.float64)
         v2 = critic.evaluate(x2)
-        delta = torch.as_tensor(signal.step(r, value=value, next_value=v2, terminated=torch.as_tensor(terminated)),
-                                dtype=torch.float32) * keep
-        critic.learn(delta)
+        delta = torch.as_tensor(signal.step(r64, value=value.double(), next_value=v2.double(),
+                                            terminated=torch.as_tensor(terminated)), dtype=torch.float64)
+        delta = delta * torch.as_tensor(valid, dtype=torch.float64)
+        critic.learn(delta.float())
         return delta
 
     def _accumulate_rates(self, sums: dict[str, Tensor], x: Tensor) -> None:
