@@ -166,12 +166,19 @@ def _weights(tr):
     return {k: v.clone() for k, v in tr.policy.network.state_dict().items() if isinstance(v, torch.Tensor)}
 
 
-@pytest.mark.parametrize("signal", ["raw", "rpe", "td"])
+EPROP = ['network.connections.0.rule={type="EProp",params={nu=5.0}}',
+         "network.connections.0.params={wmin=-20.0,wmax=20.0}",
+         'policy.decoder={type="SoftmaxCounts",params={neurons_per_action=5,temperature=2.0}}', "feedback={}"]
+
+
+@pytest.mark.parametrize("signal", ["raw", "rpe", "td", "eprop-spiking-critic"])
 def test_a_killed_run_resumes_exactly(tmp_path, signal):
     overrides = {
         "raw": [],
         "rpe": ["reward.signal={type = \"MovingAverageRPE\", params = {window = 3.0, update = \"step\"}}"],
         "td": ["reward.signal={type = \"TDError\", params = {gamma = 0.9}}", "critic.lr=0.2"],
+        "eprop-spiking-critic": [*EPROP, 'reward.signal={type="TDError",params={gamma=0.5}}',
+                                 'critic={type="spiking",lr=0.5,neurons=6}'],
     }[signal]
     full = trainer_for(*overrides)
     full.learn(6)
@@ -189,6 +196,8 @@ def test_a_killed_run_resumes_exactly(tmp_path, signal):
         assert torch.equal(a[k], b[k]), k
     if signal == "td":
         assert torch.equal(full.critic.w, resumed.critic.w)
+    if signal == "eprop-spiking-critic":
+        assert torch.equal(full.critic.connection.weight, resumed.critic.connection.weight)
     if signal == "rpe":
         assert torch.equal(full.reward_signal.baseline, resumed.reward_signal.baseline)
 
