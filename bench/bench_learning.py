@@ -45,19 +45,20 @@ import time
 import torch
 
 from snnrl import Connection, Input, LIFNodes, Network
-from snnrl.learning import MSTDPET
+from snnrl.learning import MSTDPET, EProp
 
 BINDSNET_NO_LEARNING_US = 385.0
 BINDSNET_MSTDPET_US = 2500.0
 
 
-def small_network(learning: bool, seed: int = 0) -> tuple[Network, torch.Generator]:
+def small_network(learning: bool, seed: int = 0, rule_name: str = "MSTDPET") -> tuple[Network, torch.Generator]:
     g = torch.Generator().manual_seed(seed)
     net = Network(dt=1.0)
     net.add_layer(Input(6400), "X")
     net.add_layer(LIFNodes(100), "H")
     net.add_layer(LIFNodes(4), "O")
-    rule = (lambda: MSTDPET(nu=1e-4)) if learning else (lambda: None)
+    make = {"MSTDPET": lambda: MSTDPET(nu=1e-4), "EProp": lambda: EProp(nu=1e-4)}[rule_name]
+    rule = make if learning else (lambda: None)
     net.add_connection(Connection(net.layers["X"], net.layers["H"], torch.rand(6400, 100, generator=g) * 0.5,
                                   rule=rule()), "X", "H")
     net.add_connection(Connection(net.layers["H"], net.layers["O"], torch.rand(100, 4, generator=g) * 10,
@@ -66,24 +67,28 @@ def small_network(learning: bool, seed: int = 0) -> tuple[Network, torch.Generat
 
 
 def step_time_us(learning: bool, reward: str = "zero", steps_per_call: int = 16, total_steps: int = 1600,
-                 repeats: int = 7) -> float:
+                 repeats: int = 7, rule_name: str = "MSTDPET") -> float:
     """Microseconds per simulation step.
 
     ``reward``: ``"zero"`` (``run(..., reward=0.0)``: eligibility only), ``"deliver"`` (then
     ``deliver_reward(0.5)`` after every run call: a reward or TD error per environment step, as the
     episode pipeline does) or ``"every step"`` (``run(..., reward=0.5)``: a modulator on every
-    simulation step, the worst case).
+    simulation step, the worst case) or ``"signals"`` (``deliver_reward(0.5, signals=...)`` with a
+    learning signal per neuron of both target layers, e-prop's pattern).
     """
-    net, g = small_network(learning)
+    net, g = small_network(learning, rule_name=rule_name)
     inputs = [torch.rand(steps_per_call, 1, 6400, generator=g) < 0.05 for _ in range(8)]
     calls = max(total_steps // steps_per_call, 3)
     during = 0.5 if reward == "every step" else 0.0
-    deliver = reward == "deliver"
+    deliver = reward in ("deliver", "signals")
+    signals = None
+    if reward == "signals":
+        signals = {"H": torch.randn(1, 100, generator=g), "O": torch.randn(1, 4, generator=g)}
 
     def call(i: int) -> None:
         net.run({"X": inputs[i % 8]}, reward=during)
         if deliver:
-            net.deliver_reward(0.5)
+            net.deliver_reward(0.5, signals)
 
     for i in range(10):
         call(i)
@@ -102,10 +107,12 @@ def speed() -> None:
     print(f"| {'configuration':<52} | us/step | learning adds | vs BindsNET |")
     print(f"|{'-' * 54}|--------:|--------------:|------------:|")
     print(f"| {'no learning':<52} | {base:7.1f} | {'':>13} | {BINDSNET_NO_LEARNING_US / base:10.1f}x |")
-    for label, mode in [("MSTDPET both connections, reward 0", "zero"),
-                        ("MSTDPET, deliver_reward after every run call", "deliver"),
-                        ("MSTDPET, reward on every simulation step", "every step")]:
-        t = step_time_us(True, mode)
+    for label, mode, rule_name in [("MSTDPET both connections, reward 0", "zero", "MSTDPET"),
+                                   ("MSTDPET, deliver_reward after every run call", "deliver", "MSTDPET"),
+                                   ("MSTDPET, reward on every simulation step", "every step", "MSTDPET"),
+                                   ("EProp both connections, reward 0", "zero", "EProp"),
+                                   ("EProp, deliver_reward with per-neuron signals", "signals", "EProp")]:
+        t = step_time_us(True, mode, rule_name=rule_name)
         print(f"| {label:<52} | {t:7.1f} | {t - base:13.1f} | {BINDSNET_MSTDPET_US / t:10.1f}x |")
     print("\nBindsNET 0.3.4: 385 us/step without learning, 2500 us/step with MSTDPET (any reward).")
 

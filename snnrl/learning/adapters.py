@@ -565,6 +565,16 @@ class ConnectionAdapter:
         """
         z.add_(self.connection.correlate(pre, post), alpha=alpha)
 
+    def accumulate_window(self, z: Tensor, pre: Tensor, post: Tensor, alpha: Sequence[float]) -> None:
+        """``z += sum_t alpha_t correlate(pre[t], post[t])``: :meth:`accumulate` for several steps.
+
+        Shape:
+            ``z``: ``(B, *weight.shape)``; ``pre``: ``(T, B, *source.shape)``; ``post``:
+            ``(T, B, *target.shape)``; ``alpha``: ``T`` numbers.
+        """
+        for t, a in enumerate(alpha):
+            self.accumulate(z, pre[t], post[t], a)
+
     def weight_change(self, z: Tensor, g: BatchWeight) -> Tensor:
         """``sum_b g_b z_b``. Shape: ``z`` ``(B, *weight.shape)``; output ``weight.shape``.
 
@@ -636,6 +646,15 @@ class DenseAdapter(ConnectionAdapter):
         if _per_neuron(g):
             return torch.einsum("bij,bj->ij", z, _flat(g).to(z.dtype))
         return super().weight_change(z, g)
+
+    def accumulate_window(self, z: Tensor, pre: Tensor, post: Tensor, alpha: Sequence[float]) -> None:
+        # one batched product for the whole window: (B, n_pre, T) @ (B, T, n_post)
+        steps, dtype = pre.shape[0], z.dtype
+        a = pre.reshape(steps, pre.shape[1], -1).to(dtype)
+        if any(x != 1.0 for x in alpha):
+            a = a * torch.tensor(list(alpha), dtype=dtype, device=z.device).view(-1, 1, 1)
+        b = post.reshape(steps, post.shape[1], -1).to(dtype)
+        z.baddbmm_(a.permute(1, 2, 0), b.transpose(0, 1))
 
     def accumulate(self, z: Tensor, pre: Tensor, post: Tensor, alpha: float) -> None:
         dtype = z.dtype

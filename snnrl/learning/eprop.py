@@ -73,11 +73,17 @@ class EProp(ModulatedRule):
 
     Attributes:
         zbar: ``(B, *source.shape)`` filtered presynaptic spikes.
-        e: ``(B, *weight.shape)`` eligibility ``E``.
+        e: ``(B, *weight.shape)`` eligibility ``E`` once flushed (read it with :meth:`eligibility`).
     """
 
     zbar: Tensor
     e: Tensor
+    _win_pre: Tensor
+    _win_post: Tensor
+
+    #: Steps whose ``zbar`` and ``psi`` are recorded before they are added to ``E`` in one batched
+    #: product (:meth:`flush`; anything that reads ``E`` flushes first).
+    capacity = 32
 
     def __init__(self, *, nu: float = 1e-2, tc_e_trace: float = 25.0, gamma: float = 0.3,
                  width: float | None = None, reduction: str = "mean", normalize: bool = False) -> None:
@@ -89,6 +95,9 @@ class EProp(ModulatedRule):
         self.width = None if width is None else checks.positive("width", width)
         self.register_buffer("zbar", torch.zeros(0))
         self.register_buffer("e", torch.zeros(0))
+        self.register_buffer("_win_pre", torch.zeros(0), persistent=False)
+        self.register_buffer("_win_post", torch.zeros(0), persistent=False)
+        self._pending = 0
         self._width = 1.0
 
     def _check_connection(self, connection: AbstractConnection) -> None:
@@ -120,6 +129,42 @@ class EProp(ModulatedRule):
         w = conn.weight
         self.zbar = w.new_zeros((batch_size, *conn.source.shape))
         self.e = w.new_zeros((batch_size, *w.shape))
+        self._win_pre = w.new_zeros((self.capacity, batch_size, *conn.source.shape))
+        self._win_post = w.new_zeros((self.capacity, batch_size, *conn.target.shape))
+        self._pending = 0
+
+    def flush(self) -> None:
+        """Add the recorded steps to ``E``: ``E <- d^k E + sum_t d^(k-1-t) psi_t zbar_t``
+        (``d = exp(-dt / tc_e)``), what ``k`` single steps give."""
+        k = self._pending
+        if not k:
+            return
+        self._pending = 0
+        d = self._decay_e
+        self.e.mul_(d**k)
+        weights = [d ** (k - 1 - t) for t in range(k)]
+        self.adapter.accumulate_window(self.e, self._win_pre[:k], self._win_post[:k], weights)
+
+    def eligibility(self) -> Tensor:
+        """``E`` as it is now (recorded steps included). Shape: ``(B, *weight.shape)``."""
+        self.flush()
+        return self.e
+
+    def reset_state_variables(self, mask: Tensor | None = None) -> None:
+        if mask is None:
+            self._pending = 0
+        else:
+            self.flush()
+        super().reset_state_variables(mask)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):  # type: ignore[no-untyped-def]  # nn.Module's
+        self.flush()
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+
+    def _apply(self, fn, recurse: bool = True):  # type: ignore[no-untyped-def]  # nn.Module's signature
+        if self._win_pre.numel():
+            self.flush()
+        return super()._apply(fn, recurse)
 
     def _state(self) -> list[Tensor]:
         return [self.zbar, self.e]
@@ -148,20 +193,25 @@ class EProp(ModulatedRule):
 
     def _step(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
               reward: float | Tensor | None) -> None:
-        psi = self.psi(connection, s_post)
-        self.e.mul_(self._decay_e)
-        self.adapter.accumulate(self.e, self.zbar, psi, 1.0)
+        k = self._pending
+        self._win_pre[k].copy_(self.zbar)
+        self._win_post[k].copy_(self.psi(connection, s_post))
+        self._pending = k + 1
         eprop_lif_traces_(self.zbar, s_pre, self._alpha)
+        if self._pending == self.capacity:
+            self.flush()
         g = self._modulation(reward)
         if g is None:
             self._idle()
             return
+        self.flush()
         self.adapter.add_batch_weighted(self.e, g * (self.nu_post * self.dt))
         if self.normalize:
             connection.normalize()
 
     def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
         r"""``Δw = nu R_b(m_b E_b)`` with the eligibility ``E`` as it is now (``m`` per neuron or not)."""
+        self.flush()
         self.adapter.add_batch_weighted(self.e, g * self.nu_post)
         if self.normalize:
             connection.normalize()

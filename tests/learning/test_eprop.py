@@ -40,14 +40,14 @@ def test_eligibility_of_one_synapse_matches_the_closed_form(w):
         v = -65.0 + w * alpha ** (t - 1)
         psi = 0.3 / width * max(0.0, 1 - abs(v - theta) / width)
         expected += psi * alpha ** (t - 1) * math.exp(-(steps - 1 - t) / 25.0)
-    assert rule.e.item() == pytest.approx(expected, rel=1e-5)
+    assert rule.eligibility().item() == pytest.approx(expected, rel=1e-5)
     assert rule.zbar.item() == pytest.approx(alpha ** (steps - 1), rel=1e-5)
 
 
 def test_delivery_is_nu_times_modulator_times_eligibility():
     rule = EProp(nu=0.5)
     net = _one_synapse(9.0, rule, 20)
-    e = rule.e.clone()
+    e = rule.eligibility().clone()
     w0 = net.connections["X->Y"].weight.clone()
     net.deliver_reward(2.0)
     assert net.connections["X->Y"].weight.item() == pytest.approx((w0 + 0.5 * 2.0 * e[0]).item(), rel=1e-6)
@@ -194,3 +194,30 @@ def test_feedback_signals():
         Feedback(net, "A", 2, mode="sideways")
     with pytest.raises(ValueError, match="no layer named 'Q'"):
         Feedback(net, "A", 2, hidden=["Q"])
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_windowed_eligibility_equals_the_step_by_step_equations(batch):
+    """EProp records zbar and psi and adds a window to E in one batched product; the result must be
+    the per-step recursion E <- d E + psi zbar, also across a flush mid-run and a state_dict."""
+    g = torch.Generator().manual_seed(batch)
+    net = Network(dt=1.0, batch_size=batch)
+    net.add_layer(Input(12), "X")
+    net.add_layer(LIFNodes(5, refrac=2.0), "Y")
+    rule = EProp(nu=0.1, tc_e_trace=10.0)
+    rule.capacity = 7  # windows that end mid-run
+    net.add_connection(Connection(net.layers["X"], net.layers["Y"], torch.rand(12, 5, generator=g) * 8, rule=rule),
+                       "X", "Y")
+    x = torch.rand(30, batch, 12, generator=g) < 0.4
+    conn = net.connections["X->Y"]
+    e = torch.zeros(batch, 12, 5)
+    zbar = torch.zeros(batch, 12)
+    d, alpha = math.exp(-1 / 10), math.exp(-1 / 100)
+    for t in range(30):
+        net.run({"X": x[t : t + 1]}, reward=0.0)
+        psi = rule.psi(conn, net.layers["Y"].s)
+        e = e * d + zbar.unsqueeze(2) * psi.unsqueeze(1)
+        zbar = zbar * alpha + x[t].float()
+        if t == 12:
+            net.state_dict()  # reading the state flushes; nothing changes
+    torch.testing.assert_close(rule.eligibility(), e, rtol=1e-5, atol=1e-6)

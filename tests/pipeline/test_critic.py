@@ -44,7 +44,7 @@ def test_a_positive_td_error_raises_the_value_of_the_state_it_follows():
     before = critic.evaluate(x).item()
     w0 = critic.connection.weight.clone()
     critic.observe(x)
-    e = critic.connection.rule.e.clone()
+    e = critic.rule.eligibility().clone()
     critic.learn(torch.tensor([1.0]))
     # e-prop: dw = nu * delta * r_j * E (batch of 1, r_j = readout / n), then the bias
     torch.testing.assert_close(critic.connection.weight, w0 + 0.5 * critic.r * e[0])
