@@ -293,6 +293,9 @@ class CriticConfig(_Table):
     """Initial value (the bias ``b``)."""
     trace: float = _key(0.0, low=0.0, high=1.0, label="lambda")
     """lambda of TD(lambda), in [0, 1] (0: TD(0)); linear only."""
+    reads: Literal["spikes", "rates"] = "spikes"
+    """Linear only: the input spike counts of the decision window, or ``"rates"``: the spike
+    encoder's noise-free intensities of the same observation (no sampling noise in the value)."""
     neurons: int | None = _key(None, low=1)
     """Spiking only: critic neurons (default 20)."""
     readout: float | None = _key(None, low=0.0)
@@ -308,6 +311,8 @@ class CriticConfig(_Table):
     """Spiking only: e-prop's eligibility time constant in ms (default 25)."""
 
     def _check(self, path: str) -> None:
+        if self.type == "spiking" and self.reads != "spikes":
+            raise AgentError(f"{path}.reads is a setting of the linear critic; the spiking critic reads spikes")
         if self.type == "linear":
             for key in self._SPIKING:
                 if getattr(self, key) is not None:

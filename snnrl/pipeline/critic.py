@@ -46,6 +46,9 @@ class Critic(Protocol):
     """What the trainer asks of a value estimate (see the module docstring)."""
 
     gamma: float
+    reads: str
+    """What ``x`` is: ``"spikes"`` (the window's input spikes ``(T, B, *input shape)``) or ``"rates"``
+    (the encoder's noise-free intensities of the same observations, ``(1, B, n)``)."""
 
     def observe(self, x: Tensor) -> Tensor:
         """``V(s_t)`` for the window input ``x`` ``(T, B, *input shape)``; remembers it for :meth:`learn`."""
@@ -108,6 +111,7 @@ class SpikingCritic:
         self.readout = _finite("readout", readout, positive=True)
         self.bias_lr = _finite("bias_lr", bias_lr)
         self.gamma = _finite("gamma", gamma)
+        self.reads = "spikes"
         low, high = (_finite("weight_init", w) for w in weight_init)
         gen = torch.Generator().manual_seed(int(seed))
         net = Network(dt=dt)

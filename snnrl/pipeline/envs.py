@@ -54,9 +54,25 @@ class EnvDriver(Protocol):
         """Step; returns ``(obs, reward, terminated, truncated, valid)``, each with ``n`` rows."""
         ...
 
+    def intensities(self) -> np.ndarray:
+        """The noise-free intensities behind the last observations, ``(n, n_neurons)`` (a critic's
+        ``reads = "rates"``)."""
+        ...
+
     def close(self) -> None:
         """Close the environments."""
         ...
+
+
+def _encoding_wrapper(env: Any) -> Any:
+    """The spike-encoding wrapper in ``env``'s wrapper chain, or None."""
+    from snnrl.wrappers.encoding import SpikeEncodingObservation
+
+    while env is not None:
+        if isinstance(env, SpikeEncodingObservation):
+            return env
+        env = getattr(env, "env", None)
+    return None
 
 
 class EnvList:
@@ -104,6 +120,18 @@ class EnvList:
             self.life_lost[i] = 0 <= lives < self.lives[i]
             self.lives[i] = lives
         return self.obs.copy(), reward, terminated, truncated, active.copy()
+
+    def intensities(self) -> np.ndarray:
+        """The noise-free intensities behind each environment's last observation (its spike
+        encoder's ``last_intensity``), ``(n, n_neurons)`` float32."""
+        rows = []
+        for env in self.envs:
+            wrapper = _encoding_wrapper(env)
+            if wrapper is None or getattr(wrapper, "last_intensity", None) is None:
+                raise ValueError("critic reads = \"rates\" needs environments that encode their observations into "
+                                 "spikes (an environment preset with an [encoder]); these have none")
+            rows.append(wrapper.last_intensity)
+        return np.stack(rows)
 
     def close(self) -> None:
         for env in self.envs:
@@ -160,6 +188,10 @@ class VectorEnvDriver:
         self._pending[:] = False
         return (self.obs.copy(), np.asarray(reward, dtype=np.float64), np.asarray(terminated, dtype=bool),
                 np.asarray(truncated, dtype=bool), valid)
+
+    def intensities(self) -> np.ndarray:
+        raise ValueError("critic reads = \"rates\" needs single environments (a list of gymnasium.Env), "
+                         "not a vector env: its sub-environments' encoders are out of reach")
 
     def close(self) -> None:
         self.venv.close()

@@ -70,7 +70,7 @@ def _build_critic(config: AgentConfig, policy: SpikingPolicy) -> Critic | None:
     layer = cast(Nodes, policy.network.layers[policy.input_layer])
     gamma = float(dict(config.reward.signal.get("params", {})).get("gamma", 0.99))
     if c.type == "linear":
-        return LinearCritic(layer.n, lr=c.lr, init=c.init, trace=c.trace, gamma=gamma)
+        return LinearCritic(layer.n, lr=c.lr, init=c.init, trace=c.trace, gamma=gamma, reads=c.reads)
     low = 0.0 if c.weight_low is None else c.weight_low
     high = 4.0 if c.weight_high is None else c.weight_high
     return SpikingCritic(layer.n, neurons=c.neurons or 20, lr=c.lr, init=c.init,

@@ -104,7 +104,9 @@ class LinearCritic:
     r"""A linear value estimate on the input spike counts, trained by TD(λ) (no backpropagation).
 
     Features are the input layer's spikes of the decision window counted per neuron and
-    divided by ``T`` (``φ ∈ [0, 1]^n``); ``V(s) = w·φ + b``. After each step, with the TD error
+    divided by ``T`` (``φ ∈ [0, 1]^n``), or with ``reads="rates"`` the spike encoder's
+    noise-free intensities of the same observation (the trainer passes them as a one-step window);
+    ``V(s) = w·φ + b``. After each step, with the TD error
     ``δ`` of :class:`~snnrl.learning.TDError` (discount ``gamma``) and an accumulating trace
     ``e ← gamma λ e + φ / max(1, |φ|_1)`` (normalised by the number of active features, as in tile
     coding): ``w ← w + lr δ e``, ``b ← b + lr δ``, averaged over the batch. The traces are
@@ -116,10 +118,16 @@ class LinearCritic:
         init: initial value (the bias ``b``).
         trace: ``λ`` in ``[0, 1]``.
         gamma: the discount of the traces (the trainer sets it to the TD error's).
+        reads: ``"spikes"`` or ``"rates"`` (see above).
     """
 
+    READS = ("spikes", "rates")
+
     def __init__(self, n_features: int, lr: float = 0.01, init: float = 0.0, trace: float = 0.0,
-                 gamma: float = 0.99) -> None:
+                 gamma: float = 0.99, reads: str = "spikes") -> None:
+        if reads not in self.READS:
+            raise ValueError(f"reads must be one of {self.READS}, got {reads!r}")
+        self.reads = reads
         self.w = torch.zeros(n_features)
         self.b = torch.tensor(float(init))
         self.lr = float(lr)
@@ -215,6 +223,7 @@ class _Run:
         self.ep_mod_abs = np.zeros(n)
         self.rate_sums: dict[str, Tensor] = {}
         self.finished: list[EpisodeInfo] = []
+        self.critic_x: Tensor | None = None  # the critic's view of the current observations
 
     def clear(self, i: int) -> None:
         """Start environment ``i``'s next episode from zero."""
@@ -401,6 +410,7 @@ class Trainer:
         run.ep_seed = list(run.seeds)
         obs = driver.reset(np.ones(n, dtype=bool), run.seeds if driver.seeded else [seed] + [None] * (n - 1))
         x = policy.obs_to_input(obs) if random is None else torch.zeros(0)
+        run.critic_x = self._critic_input(x) if learn else None
         with torch.no_grad():
             while True:
                 x, stop = self._step(run, x, deterministic, callback)
@@ -414,7 +424,7 @@ class Trainer:
         policy, driver, learn = self.policy, self.driver, run.learn
         if run.random is not None:  # random play: no network, no encoding
             return self._random_step(run, x, callback)
-        value = self.critic.observe(x) if (learn and self.critic is not None) else None
+        value = self.critic.observe(run.critic_x) if (learn and self.critic is not None) else None
         actions = policy.decide(x, deterministic=deterministic, learn=learn)
         signals = None
         if learn and self.feedback is not None:
@@ -436,9 +446,10 @@ class Trainer:
         if run.count:
             self.total_steps += int(valid.sum())
         x2 = policy.obs_to_input(obs2)
+        critic_x2 = self._critic_input(x2) if learn else None
         stop = False
         if learn:
-            m = self._modulator(shaped, terminated, value, x2, valid)
+            m = self._modulator(shaped, terminated, value, critic_x2, valid)
             factor = self.lr_schedule(self.episodes_done) if self.lr_schedule is not None else 1.0
             m_net = m if factor == 1.0 else m * factor
             if signals is None:
@@ -460,7 +471,19 @@ class Trainer:
             reset_mask = run.reset_mask
             if reset_mask.any():
                 x2 = policy.obs_to_input(driver.reset(reset_mask, run.seeds))
+                critic_x2 = self._critic_input(x2) if learn else None
+        run.critic_x = critic_x2
         return x2, stop
+
+    def _critic_input(self, x: Tensor) -> Tensor | None:
+        """What the critic reads of the observations whose network input is ``x``: ``x`` itself, or
+        the encoder's noise-free intensities as a one-step window ``(1, B, n)`` (``reads="rates"``)."""
+        critic = self.critic
+        if critic is None:
+            return None
+        if critic.reads == "rates":
+            return torch.as_tensor(self.driver.intensities()).unsqueeze(0)
+        return x
 
     def _random_step(self, run: _Run, x: Tensor, callback: Callback) -> tuple[Tensor, bool]:
         """:meth:`_step` with uniformly random actions (``run.random``): no decision, no learning."""
@@ -521,12 +544,12 @@ class Trainer:
                     run.reset_mask[i] = True
         return stop
 
-    def _modulator(self, shaped: np.ndarray, terminated: np.ndarray, value: Tensor | None, x2: Tensor,
+    def _modulator(self, shaped: np.ndarray, terminated: np.ndarray, value: Tensor | None, x2: Tensor | None,
                    valid: np.ndarray) -> Tensor:
         """The modulator of this step, one value per environment ``(B,)`` (zero where the step was
         not valid); the network turns a one-environment batch into a number once."""
         signal, critic = self.reward_signal, self.critic
-        if critic is None or value is None:
+        if critic is None or value is None or x2 is None:
             r = torch.as_tensor(shaped, dtype=torch.float32)
             return torch.as_tensor(signal.step(r), dtype=torch.float32) * torch.as_tensor(valid, dtype=torch.float32)
         # the TD error in double precision (as Python floats were): runs stay bit-identical to before

@@ -170,8 +170,21 @@ class SpikeEncodingObservation(gym.ObservationWrapper, gym.utils.RecordConstruct
         return super().reset(seed=seed, options=options)
 
     def observation(self, observation: Any) -> np.ndarray:
-        """Encode one observation into a ``(T, ...)`` array."""
-        return self.encode(self.scaler(observation))
+        """Encode one observation into a ``(T, ...)`` array; keeps its noise-free
+        :meth:`intensity` in :attr:`last_intensity`."""
+        u = self.scaler(observation)
+        self.last_intensity = self.intensity(u)
+        return self.encode(u)
+
+    def intensity(self, u: np.ndarray) -> np.ndarray:
+        """What the spikes of one step encode, without their sampling noise: one value in
+        ``[0, 1]`` per input neuron (the scaled observation; a population code's receptive-field
+        activations). A value-estimate that reads it instead of the spikes sees the same state
+        without the Poisson noise.
+
+        Shape: ``(*shape)`` -> ``(n_neurons,)``.
+        """
+        return np.asarray(u, dtype=np.float32).reshape(-1)
 
     @abstractmethod
     def encode(self, u: np.ndarray) -> np.ndarray:
@@ -360,6 +373,9 @@ class PopulationObservation(SpikeEncodingObservation):
         """Activations in ``[0, 1]``, ``(D * n_per_dim,)``, dimension-major."""
         d = u.reshape(-1, 1).astype(np.float64) - self._centres
         return np.exp(-(d * d) * self._inv_two_sigma2).reshape(-1)
+
+    def intensity(self, u: np.ndarray) -> np.ndarray:
+        return self.receptive_fields(u).astype(np.float32)
 
     def encode(self, u: np.ndarray) -> np.ndarray:
         prob = (self.receptive_fields(u) * self._p_max).astype(np.float32)

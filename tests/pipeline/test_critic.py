@@ -110,3 +110,23 @@ def test_critic_and_feedback_settings_are_checked():
         load_agent("agents/cue_bandit.toml", ["feedback={hidden=3}"])
     with pytest.raises(AgentError, match=r"feedback\.hidden: no layer named 'H'"):
         build_trainer(load_agent("agents/cue_bandit.toml", ['feedback={hidden=["H"]}']))
+
+
+def test_a_linear_critic_can_read_the_encoders_noise_free_intensities():
+    """critic.reads = "rates": the critic's features are the population code's receptive-field
+    activations of the very observation the spikes encode, not the spike counts."""
+    trainer = build_trainer(load_agent("agents/cartpole.toml", ['critic.reads="rates"', "training.episodes=2"]))
+    seen = []
+    observe = trainer.critic.observe
+
+    def spy(x):
+        seen.append(x.clone())
+        return observe(x)
+
+    trainer.critic.observe = spy
+    trainer.learn(2)
+    assert seen and all(x.shape == (1, 1, 40) for x in seen)
+    assert torch.all((seen[-1] >= 0) & (seen[-1] <= 1)) and seen[-1].sum() > 1.0  # smooth, not 0/1 counts
+    with pytest.raises(AgentError, match=r"critic\.reads is a setting of the linear critic"):
+        load_agent("agents/cue_bandit.toml", [*EPROP_BANDIT, 'critic={type="spiking",reads="rates"}',
+                                              'reward.signal={type="TDError"}'])

@@ -232,3 +232,20 @@ def test_bernoulli_spikes_exact_draws():
     draws = np.random.default_rng(2).integers(0, 65536, (50, 2), dtype=np.uint16)
     np.testing.assert_array_equal(spikes[:, [1, 3]], draws < np.array([32768, 16384], np.uint16))
     assert not spikes[:, 0].any() and spikes[:, 2].all()
+
+
+def test_the_wrappers_keep_the_noise_free_intensity_of_the_last_observation():
+    import gymnasium as gym
+    import numpy as np
+
+    from snnrl.wrappers.encoding import PoissonObservation, PopulationObservation
+
+    env = PopulationObservation(gym.make("CartPole-v1"), 16, n_per_dim=5, max_rate=200.0,
+                                low=[-2.4, -3, -0.21, -3], high=[2.4, 3, 0.21, 3])
+    obs, _ = env.reset(seed=0)
+    u = env.scaler(env.unwrapped.state.astype(np.float32))
+    np.testing.assert_allclose(env.last_intensity, env.receptive_fields(u), rtol=1e-6)
+    assert env.last_intensity.shape == (20,) and obs.shape == (16, 20)
+    plain = PoissonObservation(gym.make("CartPole-v1"), 8, low=[-2.4, -3, -0.21, -3], high=[2.4, 3, 0.21, 3])
+    plain.reset(seed=1)
+    np.testing.assert_allclose(plain.last_intensity, plain.scaler(plain.unwrapped.state.astype(np.float32)), rtol=1e-6)
