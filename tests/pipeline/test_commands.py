@@ -89,6 +89,20 @@ def test_bad_options_give_clear_errors(tmp_path, capsys):
     assert "--out must end in one of" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["evaluate", "--checkpoint", "x", "--episodes", "-1"])
+    assert main(["play", "--agent", "nobody", "--out", str(tmp_path / "p.gif")]) == 2
+    assert "no trained agent 'nobody'" in capsys.readouterr().err
+    for command in (["evaluate"], ["play"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--agent", "cue_bandit", "--checkpoint", "x"])
+        assert "not allowed with argument" in capsys.readouterr().err
+        with pytest.raises(SystemExit):
+            main(command)
+        assert "one of the arguments --checkpoint --agent is required" in capsys.readouterr().err
+    assert main(["train", "--agent", "agents/cue_bandit.toml", 'critic={type="spiking",trace=0.5}',
+                 'reward.signal={type="TDError"}']) == 2
+    assert "critic.trace is a setting of the linear critic" in capsys.readouterr().err
+    assert main(["train", "--agent", "agents/cue_bandit.toml", "feedback={hidden=[\"Q\"]}"]) == 2
+    assert "feedback.hidden: no layer named 'Q'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("script", ["train_atari.py", "train_cartpole.py"])
