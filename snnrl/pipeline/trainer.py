@@ -424,7 +424,10 @@ class Trainer:
         policy, driver, learn = self.policy, self.driver, run.learn
         if run.random is not None:  # random play: no network, no encoding
             return self._random_step(run, x, callback)
-        value = self.critic.observe(run.critic_x) if (learn and self.critic is not None) else None
+        value = None
+        if learn and self.critic is not None:
+            assert run.critic_x is not None  # set with the observations whenever learning
+            value = self.critic.observe(run.critic_x)
         actions = policy.decide(x, deterministic=deterministic, learn=learn)
         signals = None
         if learn and self.feedback is not None:
