@@ -79,6 +79,7 @@ ENCODERS: dict[str, tuple[str, ...]] = {
     "rank_order": ("steps", "dt", *_SCALING),
     "latency": ("steps", "mode", "normalize", "dt", *_SCALING),
     "population": ("steps", "n_per_dim", "max_rate", "sigma_scale", "dt", *_SCALING),
+    "joint_population": ("steps", "n_per_dim", "max_rate", "sigma_scale", "dt", *_SCALING),
     "repeat": ("steps", "dt", *_SCALING),
 }
 """Encoder types and their options (besides ``type``); see :mod:`snnrl.wrappers.encoding`."""
@@ -215,7 +216,11 @@ def load_preset(preset: str | os.PathLike[str] | EnvPreset) -> EnvPreset:
         path = Path(text)
         if not path.is_file():
             raise PresetError(f"preset file {text!r} does not exist")
-        return _parse(path.read_text(encoding="utf-8"), path.stem, str(path))
+        try:
+            content = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise PresetError(f"cannot read the preset file {text!r} as UTF-8 text: {err}") from None
+        return _parse(content, path.stem, str(path))
     known = list_presets()
     if text not in known:
         raise PresetError(f"unknown environment preset {text!r}; known presets: {known}")

@@ -80,6 +80,7 @@ def _encode(env: Any, encoder: Mapping[str, Any]) -> Any:
         "rank_order": W.RankOrderObservation,
         "latency": W.LatencyObservation,
         "population": W.PopulationObservation,
+        "joint_population": W.JointPopulationObservation,
         "repeat": W.RepeatObservation,
     }
     options = {k: _tuple(v) for k, v in encoder.items() if k != "type"}

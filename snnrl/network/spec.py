@@ -95,7 +95,9 @@ distributions (see :data:`INIT_DISTS`; every key but ``dist`` optional, unknown 
 * ``uniform``: ``low`` (0), ``high`` (1), ``seed``;  ``normal``: ``mean`` (0), ``std`` (1), ``seed``;
 * ``constant``: ``value`` (required);
 * ``diagonal`` (2-D weights): ``value`` (1) on the diagonal, ``off`` (0) elsewhere, e.g. the
-  one-to-one or lateral-inhibition weights of Diehl & Cook.
+  one-to-one or lateral-inhibition weights of Diehl & Cook;
+* ``blocks`` (2-D square weights): ``value`` (0) inside the diagonal blocks of ``size`` units,
+  ``off`` (required) between them, e.g. populations of ``size`` neurons that inhibit each other.
 
 ``from_spec`` rejects unknown keys and types, missing required keys and unknown endpoints with a
 :class:`SpecError` whose message starts with the key path, e.g. ``connections[1].params.wmaxx``.
@@ -204,12 +206,25 @@ def _init_diagonal(w: Tensor, init: Mapping[str, Any], path: str) -> Tensor:
     return out.fill_diagonal_(_init_number(init, "value", 1.0, path))
 
 
+def _init_blocks(w: Tensor, init: Mapping[str, Any], path: str) -> Tensor:
+    size = init.get("size")
+    if w.dim() != 2 or w.shape[0] != w.shape[1]:
+        raise _error(f"{path}.dist", f"'blocks' needs square 2-D weights, this connection's are {tuple(w.shape)}")
+    if not (checks.is_int(size) and size > 0 and w.shape[0] % size == 0):
+        raise _error(f"{path}.size", f"must be a positive int that divides {w.shape[0]} units, got {size!r}")
+    block = torch.arange(w.shape[0]) // int(size)
+    same = block[:, None] == block[None, :]
+    inside, off = _init_number(init, "value", 0.0, path), _init_number(init, "off", None, path)
+    return torch.where(same, torch.tensor(inside, dtype=w.dtype), torch.tensor(off, dtype=w.dtype))
+
+
 #: Weight initialisations for a connection's ``init`` table: name -> (function, allowed keys).
 INIT_DISTS: dict[str, tuple[Callable[[Tensor, Mapping[str, Any], str], Tensor], tuple[str, ...]]] = {
     "uniform": (_init_uniform, ("low", "high", "seed")),
     "normal": (_init_normal, ("mean", "std", "seed")),
     "constant": (_init_constant, ("value",)),
     "diagonal": (_init_diagonal, ("value", "off")),
+    "blocks": (_init_blocks, ("size", "value", "off")),
 }
 
 
@@ -782,8 +797,8 @@ def read_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a spec from a TOML file (not validated until built)."""
     try:
         return toml.load(path)
-    except toml.TOMLDecodeError as e:
-        raise SpecError(f"{os.fspath(path)}: not valid TOML: {e}") from None
+    except (toml.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise SpecError(f"{os.fspath(path)}: not valid TOML (UTF-8): {e}") from None
 
 
 def write_spec(spec: Mapping[str, Any], path: str | os.PathLike[str]) -> None:

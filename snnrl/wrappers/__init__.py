@@ -4,8 +4,8 @@ Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atar
 
 * Spike encoders (:mod:`snnrl.wrappers.encoding`): :class:`PoissonObservation`,
   :class:`BernoulliObservation`, :class:`RankOrderObservation`, :class:`LatencyObservation`,
-  :class:`PopulationObservation`, :class:`RepeatObservation`; observations are scaled to
-  ``[0, 1]`` by :class:`UnitScaler` first.
+  :class:`PopulationObservation`, :class:`JointPopulationObservation`, :class:`RepeatObservation`;
+  observations are scaled to ``[0, 1]`` by :class:`UnitScaler` first.
 * Atari pieces (:mod:`snnrl.wrappers.atari`): :class:`FireOnReset`, :class:`CropObservation`
   (with :data:`PLAY_AREAS`), :class:`BinarizeObservation`, :class:`FrameDifferenceObservation`,
   :class:`OverlayObservation`; the rest of the chain is Gymnasium's own
@@ -29,6 +29,7 @@ from snnrl.wrappers.atari import (
 from snnrl.wrappers.common import SeedFirstReset
 from snnrl.wrappers.encoding import (
     BernoulliObservation,
+    JointPopulationObservation,
     LatencyObservation,
     PoissonObservation,
     PopulationObservation,
@@ -48,6 +49,7 @@ __all__ = [
     "LatencyObservation",
     "OverlayObservation",
     "PoissonObservation",
+    "JointPopulationObservation",
     "PopulationObservation",
     "RankOrderObservation",
     "RepeatObservation",

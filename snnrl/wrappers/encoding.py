@@ -12,6 +12,9 @@ then encodes ``u`` over ``steps`` time steps of ``dt`` ms:
 * :class:`LatencyObservation`: one spike per ``u > 0`` at step ``round((1 - u) * (T - 1))``;
 * :class:`PopulationObservation`: Gaussian receptive fields per element, then Poisson spikes;
   space ``Box(0, 1, (T, D * n_per_dim), uint8)``;
+* :class:`JointPopulationObservation`: Gaussian receptive fields on a grid over the joint
+  observation space (one neuron per grid point, "place cells"), then Poisson spikes; space
+  ``Box(0, 1, (T, n_per_dim ** D), uint8)``;
 * :class:`RepeatObservation`: ``u`` repeated at every step (a current, not spikes);
   space ``Box(0, 1, (T, *shape), float32)``.
 
@@ -48,6 +51,7 @@ from snnrl.wrappers.scaling import UnitScaler, check_steps
 
 __all__ = [
     "BernoulliObservation",
+    "JointPopulationObservation",
     "LatencyObservation",
     "PoissonObservation",
     "PopulationObservation",
@@ -380,6 +384,64 @@ class PopulationObservation(SpikeEncodingObservation):
     def encode(self, u: np.ndarray) -> np.ndarray:
         prob = (self.receptive_fields(u) * self._p_max).astype(np.float32)
         return bernoulli_spikes(prob, self.steps, self._rng)
+
+
+#: The most neurons a joint population code may have (``n_per_dim ** D``).
+MAX_JOINT_NEURONS = 65536
+
+
+class JointPopulationObservation(PopulationObservation):
+    """Population code on the joint space: one neuron per point of a grid over all ``D`` elements.
+
+    Neuron ``(k_1, ..., k_D)`` (row-major index) has the Gaussian receptive field centred on
+    ``(c_{k_1}, ..., c_{k_D})``, the centres and width of :class:`PopulationObservation`:
+
+    ``p = max_rate * dt / 1000 * exp(-sum_d (u_d - c_{k_d})^2 / (2 sigma^2))``,
+
+    the product of the per-element curves. Unlike the per-element code, whose neurons each see
+    one element, a neuron here fires only for one region of the whole observation space (a
+    "place cell"; a smooth version of tile coding), so a linear readout of its spikes can
+    represent any function of the observation that is smooth on the scale of ``sigma``, e.g. a
+    value or an action that depends on the pole's angle *and* its velocity together. The
+    number of neurons is ``n_per_dim ** D`` (at most :data:`MAX_JOINT_NEURONS`).
+
+    Args:
+        env: the environment.
+        steps: the time window ``T``.
+        n_per_dim: grid points per observation element, >= 1.
+        max_rate: the rate in Hz of a neuron at its centre, in ``[0, 1000 / dt]``.
+        sigma_scale: width of the curves relative to the grid spacing, > 0.
+        dt: the step length in ms.
+        low, high, unbounded, scale, out_of_range: see :class:`~snnrl.wrappers.scaling.UnitScaler`.
+
+    Shape:
+        observation: ``(T, n_per_dim ** D)`` with ``D`` the number of observation elements.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = JointPopulationObservation(gym.make("CartPole-v1"), 16, n_per_dim=6,
+        ...                                  low=[-2.4, -3, -0.21, -3.5], high=[2.4, 3, 0.21, 3.5])
+        >>> env.observation_space
+        Box(0, 1, (16, 1296), uint8)
+    """
+
+    def _make_space(self, shape: tuple[int, ...]) -> Any:
+        n = self.n_per_dim ** math.prod(shape)
+        if n > MAX_JOINT_NEURONS:
+            raise ValueError(
+                f"a joint population code of n_per_dim={self.n_per_dim} over {math.prod(shape)} observation "
+                f"elements needs {n} neurons, more than {MAX_JOINT_NEURONS}; use fewer points per element "
+                "or the per-element 'population' code"
+            )
+        return gym.spaces.Box(0, 1, (self.steps, n), dtype=np.uint8)
+
+    def receptive_fields(self, u: np.ndarray) -> np.ndarray:
+        """Activations in ``[0, 1]``, ``(n_per_dim ** D,)``, row-major over the grid."""
+        per_dim = super().receptive_fields(u).reshape(-1, self.n_per_dim)
+        out = per_dim[0]
+        for curve in per_dim[1:]:
+            out = np.multiply.outer(out, curve).reshape(-1)
+        return out
 
 
 class RepeatObservation(SpikeEncodingObservation):

@@ -696,3 +696,19 @@ def test_component_errors():
         component_from_spec("encoder", {"type": "PoissonEncoder", "seed": 1})
     enc = component_from_spec("encoder", {"type": "PoissonEncoder", "params": {"time": 5, "seed": 3}})
     assert isinstance(enc, PoissonEncoder) and enc.steps == 5
+
+
+def test_blocks_init_inhibits_between_populations():
+    spec = {"snnrl_spec": 1, "layers": [{"name": "A", "type": "LIFNodes", "params": {"n": 6}}],
+            "connections": [{"source": "A", "target": "A", "type": "Connection",
+                             "init": {"dist": "blocks", "size": 2, "off": -10.0}}]}
+    w = network_from_spec(spec).connections["A->A"].weight
+    expected = torch.full((6, 6), -10.0)
+    for k in range(3):
+        expected[2 * k:2 * k + 2, 2 * k:2 * k + 2] = 0.0
+    assert torch.equal(w, expected)
+    for bad, key in (({"dist": "blocks", "size": 4, "off": -1.0}, "size"), ({"dist": "blocks", "size": 2}, "off"),
+                     ({"dist": "blocks", "size": 0, "off": -1.0}, "size")):
+        spec["connections"][0]["init"] = bad
+        with pytest.raises(SpecError, match=key):
+            network_from_spec(spec)

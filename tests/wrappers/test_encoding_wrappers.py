@@ -11,6 +11,7 @@ from gymnasium.utils.env_checker import check_env
 from snnrl.functional import encoding as F
 from snnrl.wrappers import (
     BernoulliObservation,
+    JointPopulationObservation,
     LatencyObservation,
     PoissonObservation,
     PopulationObservation,
@@ -130,6 +131,31 @@ def test_population_fields_match_functional_and_rates(make_constant):
     for j in range(18):
         assert _binomial_ok(int(obs[:, j].sum()), 4000, 0.5 * expected[j])
     assert obs[:, 0].mean() > obs[:, 5].mean()  # u = 0 drives the lowest-centre neuron hardest
+
+
+def test_joint_population_is_the_product_of_the_element_curves(make_constant):
+    u = np.array([0.1, 0.55, 0.9], np.float32)
+    n, sigma_scale = 4, 0.8
+    env = JointPopulationObservation(make_constant(u), 4000, n_per_dim=n, max_rate=500.0, sigma_scale=sigma_scale)
+    assert env.observation_space == gym.spaces.Box(0, 1, (4000, n**3), np.uint8)
+    centres, sigma = np.linspace(0, 1, n), sigma_scale / (n - 1)
+    expected = np.empty(n**3)
+    for i in range(n):  # row-major over the grid: the last element varies fastest
+        for j in range(n):
+            for k in range(n):
+                d2 = (u[0] - centres[i]) ** 2 + (u[1] - centres[j]) ** 2 + (u[2] - centres[k]) ** 2
+                expected[(i * n + j) * n + k] = np.exp(-d2 / (2 * sigma**2))
+    np.testing.assert_allclose(env.receptive_fields(u), expected, rtol=1e-6)
+    obs, _ = env.reset(seed=2)
+    np.testing.assert_allclose(env.last_intensity, expected, rtol=1e-6)
+    for j in (0, int(np.argmax(expected)), n**3 - 1):
+        assert _binomial_ok(int(obs[:, j].sum()), 4000, 0.5 * expected[j])
+    assert int(np.argmax(expected)) == (0 * n + 2) * n + 3  # the grid point nearest to u
+
+
+def test_joint_population_refuses_a_grid_too_large(make_constant):
+    with pytest.raises(ValueError, match=r"n_per_dim=10 over 6 observation elements needs 1000000 neurons"):
+        JointPopulationObservation(make_constant(np.zeros(6, np.float32)), 4, n_per_dim=10)
 
 
 def test_repeat_is_constant_current(make_constant):
