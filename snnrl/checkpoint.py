@@ -1,8 +1,8 @@
 """Checkpoints: a network's spec, tensors and metadata in one file that is data, never code.
 
-A checkpoint is a `safetensors <https://huggingface.co/docs/safetensors>`_ file, written and
-read by this module (no dependency), so any safetensors reader can open it and loading it never
-unpickles anything:
+A checkpoint is a `safetensors <https://huggingface.co/docs/safetensors>`_ file: the tensor
+payload is written and read by the ``safetensors`` package (``safetensors.torch.save`` /
+``load``), so any safetensors reader can open it and loading it never unpickles anything:
 
 * 8 bytes: little-endian ``uint64`` ``N``, the length of the header;
 * ``N`` bytes: a JSON header ``{"__metadata__": {str: str}, "<tensor name>": {"dtype": "F32",
@@ -35,13 +35,20 @@ is not stored twice; a sparse argument is stored as ``.../indices`` and ``.../va
 
 Why not ``torch.save`` + ``torch.load(weights_only=True)``: that restricted unpickler is still
 an unpickler (it has had bypasses, fixed in torch 2.6, and snnrl supports torch >= 2.4); a format
-with no pickle in it cannot run code by construction, needs no dependency (about 150 lines
-here), and is readable by other tools (``safetensors.torch.load_file``) and inspectable
-without torch (:func:`read_checkpoint_info` reads only the header).
+with no pickle in it cannot run code by construction, is readable by other tools
+(``safetensors.torch.load_file``) and inspectable without torch (:func:`read_checkpoint_info`
+reads only the header).
+
+What this module adds to the package: the sha256 (safetensors has no checksum), the spec and
+metadata, the atomic write, and checks of the header that name the file and the tensor at fault
+before the payload is handed to ``safetensors`` (which validates it again). Files written before
+snnrl used the package (by its own writer, same layout) load unchanged.
 
 Writes are atomic: the file is written to a temporary file in the same directory, flushed,
 fsynced and renamed over the target, so a run killed mid-write leaves the previous checkpoint
-intact (at worst a stale ``.<name>.<...>.tmp`` file next to it). Before writing, :func:`save_checkpoint`
+intact and at most a stale ``.<name>.<pid>@<host>.<...>.tmp`` file next to it, which the next
+write of that name removes (its writer is gone). :func:`write_atomic` writes any other file so
+(``results.json``). Before writing, :func:`save_checkpoint`
 rebuilds the network from what it is about to write and refuses to write a checkpoint that
 would not load.
 
@@ -62,13 +69,15 @@ import hashlib
 import json
 import os
 import secrets
-import sys
+import socket
 import tomllib
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import safetensors
+import safetensors.torch
 import torch
 from torch import Tensor
 
@@ -84,15 +93,19 @@ __all__ = [
     "load_checkpoint",
     "read_checkpoint_info",
     "save_checkpoint",
+    "write_atomic",
 ]
 
 FORMAT = "snnrl.checkpoint"
 FORMAT_VERSION = 1
 _MAX_HEADER = 100 * 1024 * 1024
+_CHUNK = 1 << 20  # bytes per write
+_HOST = "".join(c if c.isalnum() or c in "-_" else "-" for c in socket.gethostname()) or "host"
 _STATE, _RNG, _ARGS = "state/", "rng/", "args/"
 _EXTRA_STATE = "_extra_state"  # state_dict key suffix of a module's get_extra_state()
 _SPARSE = {torch.sparse_coo: "sparse_coo", torch.sparse_csr: "sparse_csr", torch.sparse_csc: "sparse_csc"}
 
+# The safetensors dtype codes that checkpoints use (validation only: safetensors does the encoding).
 _DTYPES: dict[torch.dtype, str] = {
     torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16", torch.int32: "I32",
     torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64",
@@ -122,11 +135,6 @@ class Checkpoint(NamedTuple):
     """``format_version``, ``snnrl_version``, ``torch_version`` and ``created`` of the file."""
 
 
-def _check_byteorder() -> None:
-    if sys.byteorder != "little":
-        raise CheckpointError("checkpoints are little-endian; big-endian machines are not supported")
-
-
 # ----------------------------------------------------------------------------- save
 def save_checkpoint(
     network: Any, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None, verify: bool = True
@@ -147,7 +155,6 @@ def save_checkpoint(
         CheckpointError: metadata or a tensor that cannot be stored, or a network that could
             not be rebuilt from its checkpoint (nothing is written then).
     """
-    _check_byteorder()
     from snnrl import __version__
 
     if metadata is None:
@@ -225,49 +232,102 @@ def _build(spec: Mapping[str, Any], state: Mapping[str, Any], network_cls: type 
         return network_from_spec(spec, state, network_cls, args)
 
 
-def _byte_view(name: str, t: Tensor) -> tuple[str, list[int], Any]:
-    code = _DTYPES.get(t.dtype)
-    if code is None:
-        raise CheckpointError(f"tensor {name!r} has dtype {t.dtype}, which checkpoints cannot store")
-    if t.layout != torch.strided:
-        raise CheckpointError(f"tensor {name!r} has layout {t.layout}; checkpoints store dense tensors only")
-    cpu = t.detach().to("cpu").contiguous()
-    return code, list(cpu.shape), cpu.reshape(-1).view(torch.uint8).numpy()
+def _dense_cpu(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The tensors on the CPU, contiguous, none sharing memory with another (as safetensors requires)."""
+    out: dict[str, Tensor] = {}
+    seen: set[int] = set()
+    for name, t in tensors.items():
+        if t.dtype not in _DTYPES:
+            raise CheckpointError(f"tensor {name!r} has dtype {t.dtype}, which checkpoints cannot store")
+        if t.layout != torch.strided:
+            raise CheckpointError(f"tensor {name!r} has layout {t.layout}; checkpoints store dense tensors only")
+        cpu = t.detach().to("cpu").contiguous()
+        if cpu.numel() > 0:
+            ptr = cpu.untyped_storage().data_ptr()
+            if ptr in seen:
+                cpu = cpu.clone()
+            seen.add(cpu.untyped_storage().data_ptr())
+        out[name] = cpu
+    return out
 
 
 def _canonical(meta: Mapping[str, str], entries: Mapping[str, Any]) -> bytes:
     return json.dumps({"__metadata__": dict(meta), **entries}, sort_keys=True, separators=(",", ":")).encode()
 
 
+def _split(payload: bytes) -> tuple[dict[str, Any], memoryview]:
+    """``(tensor entries, tensor bytes)`` of a safetensors payload written by the package."""
+    n = int.from_bytes(payload[:8], "little")
+    header = json.loads(payload[8:8 + n])
+    header.pop("__metadata__", None)
+    return header, memoryview(payload)[8 + n:]
+
+
 def _write_file(path: str | os.PathLike[str], tensors: Mapping[str, Tensor], meta: Mapping[str, str]) -> None:
-    """Write a safetensors file with ``meta`` (str -> str) plus a sha256, atomically."""
-    entries: dict[str, Any] = {}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        code, shape, raw = _byte_view(name, t)
-        entries[name] = {"dtype": code, "shape": shape, "data_offsets": [offset, offset + raw.nbytes]}
-        blobs.append(raw)
-        offset += raw.nbytes
+    """Write a safetensors file with ``meta`` (str -> str) plus a sha256, atomically.
+
+    The sha256 covers the canonical header (sorted-key compact JSON, without the digest) and the
+    tensor bytes. The package lays the tensors out independently of the metadata, so the payload
+    is serialised once to learn the layout and once more with the digest in its metadata.
+    """
+    tensors = _dense_cpu(tensors)
+    entries, body = _split(safetensors.torch.save(tensors, metadata=dict(meta)))
     digest = hashlib.sha256(_canonical(meta, entries))
-    for raw in blobs:
-        digest.update(raw)
-    header = json.dumps({"__metadata__": {**meta, "sha256": digest.hexdigest()}, **entries},
-                        separators=(",", ":")).encode()
-    header += b" " * (-(8 + len(header)) % 8)
-    _atomic_write(Path(path), _chunks(header, blobs))
+    digest.update(body)
+    payload = safetensors.torch.save(tensors, metadata={**meta, "sha256": digest.hexdigest()})
+    if _split(payload)[0] != entries:  # the digest covers the first layout: it must not have moved
+        raise CheckpointError(f"{os.fspath(path)}: not written: safetensors laid the tensors out differently "
+                              "in two serialisations")
+    _atomic_write(Path(path), _chunks(payload))
 
 
-def _chunks(header: bytes, blobs: list[Any]) -> Iterator[Any]:
-    yield len(header).to_bytes(8, "little")
-    yield header
-    yield from blobs
+def _chunks(payload: bytes) -> Iterator[memoryview]:
+    view = memoryview(payload)
+    for start in range(0, len(view), _CHUNK):
+        yield view[start:start + _CHUNK]
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` as checkpoints are written: the old file or the new one, never half
+    of one, whenever the writer is killed (see the module docstring)."""
+    _atomic_write(Path(path), _chunks(data))
+
+
+def _writer_gone(owner: str) -> bool:
+    """Whether the writer ``<pid>@<host>`` of a temporary file has ended: a process of this host
+    that no longer exists (a writer elsewhere, or on a system without ``os.kill(pid, 0)``, is
+    never presumed gone)."""
+    pid, _, host = owner.partition("@")
+    if os.name != "posix" or host != _HOST or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (another user's)
+        return False
+    return False
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove the temporary files of ``path`` that killed writers left behind."""
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            name = entry.name
+            if name.startswith(prefix) and name.endswith(".tmp"):
+                owner = name[len(prefix):-len(".tmp")].rpartition(".")[0]  # <pid>@<host>.<random>
+                if _writer_gone(owner):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
 
 def _atomic_write(path: Path, chunks: Iterator[Any]) -> None:
-    """Write to a temporary file next to ``path``, fsync it, then rename it over ``path``."""
+    """Write to a temporary file next to ``path``, fsync it, then rename it over ``path``; first
+    remove what killed writers of ``path`` left (:func:`_remove_stale`)."""
     directory = path.parent
-    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    _remove_stale(path)
+    tmp = directory / f".{path.name}.{os.getpid()}@{_HOST}.{secrets.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -331,8 +391,8 @@ def _parse_header(path: Any, head: bytes, size: int) -> tuple[dict[str, str], di
     return meta, header, n
 
 
-def _check_entries(path: Any, entries: Mapping[str, Any], data_size: int) -> list[tuple[str, torch.dtype, list, int,
-                                                                                        int]]:
+def _check_entries(path: Any, entries: Mapping[str, Any], data_size: int) -> None:
+    """Check the tensor entries against ``data_size`` bytes of payload (messages name the tensor)."""
     spans = []
     for name, entry in entries.items():
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
@@ -350,10 +410,10 @@ def _check_entries(path: Any, entries: Mapping[str, Any], data_size: int) -> lis
         if end - begin != numel * dtype.itemsize:
             raise _fail(path, f"corrupt header: tensor {name!r} has {end - begin} bytes for shape {shape} "
                               f"of {entry['dtype']}")
-        spans.append((name, dtype, shape, begin, end))
-    spans.sort(key=lambda s: (s[3], s[4]))
+        spans.append((begin, end, name))
+    spans.sort()
     position = 0
-    for name, _, _, begin, end in spans:
+    for begin, end, name in spans:
         if begin != position:
             raise _fail(path, f"corrupt header: tensor {name!r} does not start where the previous one ends")
         position = end
@@ -362,30 +422,24 @@ def _check_entries(path: Any, entries: Mapping[str, Any], data_size: int) -> lis
                           f"{data_size}")
     if position < data_size:
         raise _fail(path, f"corrupt: {data_size - position} unexpected bytes after the tensor data")
-    return spans
 
 
 def _read_file(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, Tensor]]:
     """Read and verify a checkpoint file: ``(metadata, tensors)``."""
-    _check_byteorder()
     with open(path, "rb") as f:
         data = f.read()
     meta, entries, n = _parse_header(path, data, len(data))
     body = memoryview(data)[8 + n:]
-    spans = _check_entries(path, entries, len(body))
+    _check_entries(path, entries, len(body))
     expected = meta.pop("sha256")
     digest = hashlib.sha256(_canonical(meta, entries))
     digest.update(body)
     if digest.hexdigest() != expected:
         raise _fail(path, "corrupt or modified: the sha256 checksum does not match the contents")
-    tensors = {}
-    for name, dtype, shape, begin, end in spans:
-        if begin == end:
-            tensors[name] = torch.empty(shape, dtype=dtype)
-            continue
-        raw = torch.frombuffer(bytearray(body[begin:end]), dtype=torch.uint8)
-        t = raw.ne(0) if dtype == torch.bool else raw.view(dtype)
-        tensors[name] = t.reshape(shape)
+    try:
+        tensors = safetensors.torch.load(data)
+    except (safetensors.SafetensorError, KeyError, ValueError, RuntimeError) as e:
+        raise _fail(path, f"corrupt: safetensors cannot read the tensors ({type(e).__name__}: {e})") from None
     return meta, tensors
 
 
@@ -447,7 +501,7 @@ def _arguments(path: Any, table: Mapping[str, Any], tensors: Mapping[str, Tensor
                state: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """The connections' constructor tensors from the ``args`` table and the file's tensors."""
     args: dict[str, Tensor] = {}
-    used = set()
+    used: set[str] = set()
     for key, where in table.items():
         if not isinstance(where, dict):
             raise _fail(path, f"corrupt header: bad args entry {key!r}")

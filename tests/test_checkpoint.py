@@ -5,8 +5,10 @@ import json
 import os
 import pickle
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
 
 from snnrl import (
@@ -24,7 +26,12 @@ from snnrl import (
 )
 from snnrl.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_info, save_checkpoint
 from snnrl.learning import PostPre
+from snnrl.network import SparseConnection
 from snnrl.network.spec import network_to_spec
+
+#: Written by snnrl's own safetensors writer, before the ``safetensors`` package did the payload
+#: (``legacy_network()`` after 20 steps of ``_spikes()``; metadata ``{"episode": 7, ...}``).
+LEGACY = Path(__file__).parent / "data" / "checkpoint-v1.safetensors"
 
 
 def _gen(seed: int, device: str = "cpu") -> torch.Generator:
@@ -50,6 +57,16 @@ def identity_network(device: str = "cpu", rule: bool = True) -> Network:
     for name in "ADS":
         net.add_monitor(Monitor(net.layers[name], ["s", "v"]), name)
     return net if device == "cpu" else net.to(device)
+
+
+def legacy_network() -> Network:
+    """``identity_network()`` plus a sparse connection (stored as sparse constructor arguments)."""
+    net = identity_network()
+    net.add_layer(LIFNodes(3), "L")
+    w = torch.sparse_coo_tensor(torch.tensor([[0, 2, 5], [1, 0, 2]]), torch.tensor([20.0, 30.0, 25.0]), (6, 3),
+                                check_invariants=True)
+    net.add_connection(SparseConnection(net.layers["X"], net.layers["L"], w), "X", "L")
+    return net
 
 
 def _spikes(device: str = "cpu") -> torch.Tensor:
@@ -146,6 +163,46 @@ def test_the_file_is_plain_safetensors(saved):
     assert "args/connections.X->A.mask" not in header and "args/connections.X->A.w" in header
 
 
+def test_the_safetensors_package_reads_our_files(saved):
+    net, path = saved
+    tensors = safetensors.torch.load_file(path)
+    assert torch.equal(tensors["state/connections.X->A.weight"], net.connections["X->A"].weight)
+    with safetensors.safe_open(path, "pt") as f:
+        assert json.loads(f.metadata()["metadata"])["episode"] == 7
+
+
+def test_a_checkpoint_written_before_the_safetensors_package_still_loads(tmp_path):
+    """The checked-in file was written by snnrl's own writer (tensors in insertion order, not
+    safetensors' order by alignment); it loads unchanged and equals the network it was made from."""
+    ckpt = load_checkpoint(LEGACY)
+    assert ckpt.metadata["episode"] == 7 and ckpt.info["format_version"] == "1"
+    net = legacy_network()
+    net.run({"X": _spikes()[:20]})
+    assert ckpt.spec == network_to_spec(net)
+    _assert_same_state(ckpt.network, net)
+    assert ckpt.network.connections["X->L"].weight.tolist() == [20.0, 30.0, 25.0]
+    # written again by this snnrl, it loads to the same network
+    save_checkpoint(ckpt.network, tmp_path / "again.safetensors", metadata=ckpt.metadata)
+    _assert_same_state(load_checkpoint(tmp_path / "again.safetensors").network, net)
+    for cut in (100, LEGACY.stat().st_size - 1):  # the old layout gets the same truncation errors
+        (tmp_path / "cut.safetensors").write_bytes(LEGACY.read_bytes()[:cut])
+        with pytest.raises(CheckpointError, match=r"truncated|not an snnrl checkpoint"):
+            load_checkpoint(tmp_path / "cut.safetensors")
+
+
+def test_tensors_sharing_memory_are_written_apart(saved, tmp_path):
+    _, path = saved
+    meta, _ = checkpoint._read_file(path)
+    base = torch.arange(6.0)
+    checkpoint._write_file(tmp_path / "shared.safetensors", {"a": base, "b": base[2:], "c": base.view(2, 3).t()},
+                           meta)
+    _, tensors = checkpoint._read_file(tmp_path / "shared.safetensors")
+    assert tensors["b"].tolist() == [2.0, 3.0, 4.0, 5.0] and tensors["c"].tolist() == [[0.0, 3.0], [1.0, 4.0],
+                                                                                       [2.0, 5.0]]
+    with pytest.raises(CheckpointError, match=r"tensor 'z' has dtype torch.complex128"):
+        checkpoint._write_file(tmp_path / "z.safetensors", {"z": torch.zeros(2, dtype=torch.complex128)}, meta)
+
+
 def test_float64_network_round_trip(tmp_path):
     net = identity_network(rule=False).double()
     net.run({"X": _spikes()[:10]})
@@ -182,10 +239,8 @@ def test_interrupted_save_leaves_the_previous_checkpoint(saved, monkeypatch):
     net, path = saved
     real_chunks = checkpoint._chunks
 
-    def killed_halfway(header, blobs):
-        chunks = real_chunks(header, blobs)
-        yield next(chunks)
-        yield next(chunks)
+    def killed_halfway(payload):
+        yield from itertools.islice(real_chunks(payload), 1)
         yield b"partial tensor bytes"
         raise KeyboardInterrupt  # e.g. Ctrl-C while writing
 

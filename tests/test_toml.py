@@ -1,10 +1,12 @@
-"""The TOML writer: exact round trips through tomllib, and errors that name the key."""
+"""TOML through tomllib and tomli-w: exact round trips, numpy scalars, and errors that name the key."""
 
 import math
 import random
 import tomllib
 
+import numpy as np
 import pytest
+import tomli_w
 
 from snnrl import toml
 
@@ -51,22 +53,21 @@ def test_nan_round_trips():
     assert math.isnan(back["x"]) and math.isnan(back["xs"][0]) and back["xs"][1] == 1.0
 
 
-def test_layout_is_readable():
-    text = toml.dumps({"snnrl_spec": 1, "network": {"dt": 1.0},
-                       "layers": [{"name": "X", "params": {"n": 4, "thresh": {"tensor": [1.0], "dtype": "float32"}}}]})
-    assert text == (
-        "snnrl_spec = 1\n"
-        "\n[network]\ndt = 1.0\n"
-        '\n[[layers]]\nname = "X"\n'
-        '\n[layers.params]\nn = 4\nthresh = { tensor = [1.0], dtype = "float32" }\n'
-    )
-
-
-def test_long_or_nested_deep_tables_become_sections():
-    data = {"a": {"b": {"long": {"values": list(range(60))}, "nested": {"c": {"d": 1}}}}}
+def test_layout_is_tomli_w_s():
+    data = {"snnrl_spec": 1, "network": {"dt": 1.0},
+            "layers": [{"name": "X", "params": {"n": 4, "thresh": {"tensor": [1.0], "dtype": "float32"}}}]}
     text = toml.dumps(data)
-    assert "[a.b.long]" in text and "[a.b.nested]" in text and "c = { d = 1 }" in text
-    assert toml.loads(text) == data
+    assert text == tomli_w.dumps(data)
+    assert text.startswith("snnrl_spec = 1\n\n[network]\ndt = 1.0\n\n[[layers]]\nname = \"X\"\n")
+    assert "[layers.params.thresh]" in text
+
+
+def test_numpy_scalars_and_tuples_become_plain_values():
+    data = {"i": np.int64(-3), "u": np.uint8(200), "f": np.float32(0.5), "d": np.float64(0.1), "b": np.bool_(True),
+            "t": (np.int32(1), 2.5), "nested": {"deep": [np.int16(7)]}}
+    back = toml.loads(toml.dumps(data))
+    assert back == {"i": -3, "u": 200, "f": 0.5, "d": 0.1, "b": True, "t": [1, 2.5], "nested": {"deep": [7]}}
+    assert type(back["i"]) is int and type(back["f"]) is float and back["b"] is True
 
 
 def test_file_round_trip(tmp_path):

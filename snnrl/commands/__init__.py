@@ -6,4 +6,4 @@ A module here that defines ``add_parser(subparsers)`` (registering its subcomman
 works with only the core installed.
 """
 
-COMMANDS = ("simulate", "train", "evaluate", "play", "convert", "mnist")
+COMMANDS = ("simulate", "train", "evaluate", "play", "convert", "mnist", "tune", "summarize", "export")

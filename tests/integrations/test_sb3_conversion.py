@@ -90,7 +90,7 @@ def test_loading_errors_are_clear(tmp_path):
     with pytest.raises(SB3LoadError, match="not JSON"):
         read_model_header(bad)
     with pytest.raises(ValueError, match="unknown algorithm"):
-        algo_class("sac")
+        algo_class("trpo")
 
 
 @pytest.mark.parametrize("cls_name", ["DQN", "PPO", "A2C"])

@@ -1,9 +1,12 @@
 """stable-baselines3 integration (``pip install 'snnrl[sb3]'``).
 
-**ANN -> SNN conversion** of trained DQN, QR-DQN (with sb3-contrib), PPO and A2C policies::
+**ANN -> SNN conversion** of trained DQN, QR-DQN (with sb3-contrib), PPO, A2C, SAC, TD3 and
+DDPG policies (gSDE and squashed outputs included; models trained with ``VecNormalize`` carry their
+statistics)::
 
     from snnrl.integrations.sb3 import load_sb3_model, convert_sb3, make_vec_env
     model = load_sb3_model("dqn-CartPole-v1.zip")          # any SB3 version, RL Zoo models too
+                                                            # (+ <Env>/vecnormalize.pkl: a NormalizedModel)
     agent = convert_sb3(model, env=make_vec_env("cartpole"), steps=64)
     evaluate_policy(agent, env)                              # agent.predict is SB3's protocol
     agent.save("dqn-cartpole.safetensors")                   # snnrl checkpoint + metadata
@@ -31,13 +34,23 @@ from snnrl.integrations.sb3.convert import (
     simulate,
 )
 from snnrl.integrations.sb3.extract import PolicyNetwork, convert_sb3, policy_network, preprocess_spec
-from snnrl.integrations.sb3.loading import SB3LoadError, detect_algo, load_sb3_model, read_model_header, require_sb3
+from snnrl.integrations.sb3.loading import (
+    SB3LoadError,
+    detect_algo,
+    find_vecnormalize,
+    load_sb3_model,
+    read_model_header,
+    read_vecnormalize,
+    require_sb3,
+)
+from snnrl.integrations.sb3.normalization import NormalizedModel, ObsNormalization
 from snnrl.integrations.sb3.policy import ConvertedPolicy, Preprocessor
 
 _LAZY = {
     # these import stable-baselines3 (or gymnasium) when first used
     "AgreementRecorder": "evaluation",
     "OcclusionWrapper": "evaluation",
+    "RandomPolicy": "evaluation",
     "collect_observations": "evaluation",
     "compare_returns": "evaluation",
     "evaluate": "evaluation",
@@ -54,6 +67,8 @@ __all__ = [
     "ActivationCode",
     "ConversionError",
     "ConvertedPolicy",
+    "NormalizedModel",
+    "ObsNormalization",
     "PolicyNetwork",
     "Preprocessor",
     "SB3LoadError",
@@ -63,11 +78,13 @@ __all__ = [
     "convert_modules",
     "convert_sb3",
     "detect_algo",
+    "find_vecnormalize",
     "linearize",
     "load_sb3_model",
     "policy_network",
     "preprocess_spec",
     "read_model_header",
+    "read_vecnormalize",
     "require_sb3",
     "simulate",
     *_LAZY,

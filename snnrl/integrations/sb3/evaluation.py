@@ -9,10 +9,18 @@ Environments are named by one string (:func:`make_vec_env`):
 * an snnrl environment preset (``"cartpole"``, a ``.toml`` path): built without its spike
   encoder (``encode=False``), since the SB3 model saw the plain observations;
 * any other Gymnasium id (``"CartPole-v1"``).
+
+**How much of the ANN's return the SNN keeps.** A plain ratio ``snn / ann`` is wrong for negative
+returns (an SNN at -83.4 against an ANN at -75.4 would keep "110.6 %"). :func:`compare_returns`
+reports instead the share of the ANN's gap above a random policy that the SNN keeps,
+``(snn - random) / (ann - random)`` (:func:`gap_kept`), with the random policy's return measured
+on the same seeds: 1 where the SNN matches the ANN, 0 where it does no better than chance, right
+for returns of any sign. It is undefined (NaN) when the ANN does no better than the random policy.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,10 +32,12 @@ from snnrl.integrations.sb3.loading import require_sb3
 __all__ = [
     "AgreementRecorder",
     "OcclusionWrapper",
+    "RandomPolicy",
     "collect_observations",
     "compare_returns",
     "ensure_vec_env",
     "evaluate",
+    "gap_kept",
     "make_vec_env",
     "occlusion_experiment",
 ]
@@ -141,6 +151,35 @@ class AgreementRecorder:
         return actions, state
 
 
+class RandomPolicy:
+    """Uniformly random actions from ``action_space`` (SB3's ``predict`` protocol), seeded.
+
+    Args:
+        action_space: a Gymnasium space (one environment's).
+        seed: seed of the space's random source.
+    """
+
+    def __init__(self, action_space: Any, seed: int | None = 0) -> None:
+        self.action_space = copy.deepcopy(action_space)  # seeding must not touch the caller's space
+        self.action_space.seed(seed)
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, Any]:
+        n = len(np.asarray(observation))
+        return np.stack([np.asarray(self.action_space.sample()) for _ in range(n)]), state
+
+
+def gap_kept(snn: float, ann: float, random: float) -> float:
+    """``(snn - random) / (ann - random)``: the share of the ANN's gap above random the SNN keeps.
+
+    NaN when the ANN does no better than the random policy (``ann <= random``), where no share is defined.
+    """
+    gap = ann - random
+    if not gap > 1e-9 * max(1.0, abs(ann), abs(random)):
+        return math.nan
+    return (snn - random) / gap
+
+
 def evaluate(predictor: Any, env: str | Callable[[], Any], episodes: int, *, n_envs: int = 1, seed: int = 0,
              deterministic: bool = True) -> dict[str, Any]:
     """Episode returns of ``predictor`` with SB3's ``evaluate_policy`` on a fresh env seeded with ``seed``.
@@ -167,13 +206,21 @@ def evaluate(predictor: Any, env: str | Callable[[], Any], episodes: int, *, n_e
             "lengths": [int(v) for v in lengths]}
 
 
+def _percent(share: float) -> str:
+    return "n/a" if math.isnan(share) else f"{100 * share:.1f} %"
+
+
 def compare_returns(model: Any, agent: Any, env: str | Callable[[], Any], episodes: int, *,
                     steps: Sequence[int] | None = None, n_envs: int = 1, seed: int = 0,
                     log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """ANN vs SNN: returns over ``episodes`` (same seeds) and the SNN's agreement with the ANN, per T.
+    """ANN vs SNN vs a random policy: returns over ``episodes`` (same seeds), the share of the ANN's
+    gap above random that the SNN keeps (:func:`gap_kept`) and its agreement with the ANN, per T.
+
+    ``model``: the ANN (anything with SB3's ``predict`` on raw observations and an
+    ``action_space``, e.g. an SB3 model or a :class:`~snnrl.integrations.sb3.NormalizedModel`).
 
     Returns:
-        ``{"ann": {...}, "snn": [{"steps", "mean", "std", "ratio", "agreement", ...}, ...]}``.
+        ``{"ann": {...}, "random": {...}, "snn": [{"steps", "mean", "std", "kept", "agreement", ...}, ...]}``.
     """
     import time
 
@@ -182,6 +229,9 @@ def compare_returns(model: Any, agent: Any, env: str | Callable[[], Any], episod
     ann["seconds"] = round(time.perf_counter() - t0, 2)
     if log:
         log(f"ANN: {ann['mean']:.2f} +- {ann['std']:.2f} over {episodes} episodes ({ann['seconds']} s)")
+    rand = evaluate(RandomPolicy(model.action_space, seed), env, episodes, n_envs=n_envs, seed=seed)
+    if log:
+        log(f"random policy: {rand['mean']:.2f} +- {rand['std']:.2f} (same seeds)")
     rows = []
     original = agent.steps
     try:
@@ -191,15 +241,15 @@ def compare_returns(model: Any, agent: Any, env: str | Callable[[], Any], episod
             t0 = time.perf_counter()
             res = evaluate(recorder, env, episodes, n_envs=n_envs, seed=seed)
             res.update(steps=int(t), agreement=recorder.rate, decisions=recorder.total,
-                       ratio=res["mean"] / ann["mean"] if ann["mean"] else math.nan,
+                       kept=gap_kept(res["mean"], ann["mean"], rand["mean"]),
                        seconds=round(time.perf_counter() - t0, 2))
             rows.append(res)
             if log:
-                log(f"SNN T={t}: {res['mean']:.2f} +- {res['std']:.2f} ({100 * res['ratio']:.1f} % of the ANN), "
-                    f"agreement {100 * recorder.rate:.2f} % ({res['seconds']} s)")
+                log(f"SNN T={t}: {res['mean']:.2f} +- {res['std']:.2f} (keeps {_percent(res['kept'])} of the ANN's "
+                    f"gap above random), agreement {100 * recorder.rate:.2f} % ({res['seconds']} s)")
     finally:
         agent.steps = original
-    return {"ann": ann, "snn": rows}
+    return {"ann": ann, "random": rand, "snn": rows}
 
 
 def _occluder(obs_shape: tuple[int, ...], start: int, size: int, axis: int | None) -> tuple[int, slice]:

@@ -9,12 +9,25 @@ rebuilds the spaces from the plain fields SB3 writes next to every pickle (``sha
 training), then lets SB3 load the weights. Pass ``custom_objects`` to override any of these.
 
 Note that SB3's own loader unpickles the rest of the header: load only models you trust.
+
+**VecNormalize statistics.** Models trained on normalised observations come with
+``vecnormalize.pkl`` (the RL Zoo keeps it in ``<Env>/vecnormalize.pkl`` beside ``<Env>.zip``):
+:func:`load_sb3_model` finds it there (:func:`find_vecnormalize`) or takes its path, reads it
+(:func:`read_vecnormalize`) and returns a :class:`~snnrl.integrations.sb3.NormalizedModel`, whose
+``predict`` takes raw observations. The file is a pickle of SB3's ``VecNormalize`` object (SB3's
+own format, written by ``VecNormalize.save``); it is unpickled with SB3's classes, but only the
+classes such a file holds are allowed (numpy arrays, SB3's ``RunningMeanStd`` and
+``VecNormalize``, gym/gymnasium spaces, which are not needed and read as placeholders, so that
+files written with the old ``gym`` package load without it). That narrows what a crafted file
+can do but is no guarantee: load only files you trust.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
 import re
 import warnings
 import zipfile
@@ -24,18 +37,23 @@ from typing import Any
 
 import numpy as np
 
+from snnrl.integrations.sb3.normalization import NormalizedModel, ObsNormalization
+
 __all__ = [
     "ALGOS",
     "SB3LoadError",
     "algo_class",
     "detect_algo",
+    "find_vecnormalize",
     "load_sb3_model",
     "read_model_header",
+    "read_vecnormalize",
     "require_sb3",
     "space_from_header",
 ]
 
-ALGOS = ("dqn", "qrdqn", "ppo", "a2c")
+ALGOS = ("dqn", "qrdqn", "ppo", "a2c", "sac", "td3", "ddpg")
+VECNORMALIZE = "vecnormalize.pkl"
 _SCHEDULES = ("learning_rate", "lr_schedule", "clip_range", "clip_range_vf", "exploration_schedule")
 
 
@@ -53,7 +71,7 @@ def require_sb3(what: str = "the stable-baselines3 integration") -> Any:
 
 
 def algo_class(algo: str) -> type:
-    """The SB3 class of ``algo`` (``"dqn"``, ``"qrdqn"``, ``"ppo"``, ``"a2c"``)."""
+    """The SB3 class of ``algo`` (one of :data:`ALGOS`)."""
     algo = algo.lower()
     if algo not in ALGOS:
         raise ValueError(f"unknown algorithm {algo!r}; supported: {ALGOS}")
@@ -65,7 +83,7 @@ def algo_class(algo: str) -> type:
             raise ImportError("QR-DQN models need sb3-contrib: pip install sb3-contrib") from e
         return QRDQN
     sb3 = require_sb3()
-    return {"dqn": sb3.DQN, "ppo": sb3.PPO, "a2c": sb3.A2C}[algo]
+    return {"dqn": sb3.DQN, "ppo": sb3.PPO, "a2c": sb3.A2C, "sac": sb3.SAC, "td3": sb3.TD3, "ddpg": sb3.DDPG}[algo]
 
 
 class _Constant:
@@ -123,6 +141,10 @@ def detect_algo(header: Mapping[str, Any], path: str | os.PathLike[str] | None =
         return "qrdqn"
     if module.startswith("stable_baselines3.dqn"):
         return "dqn"
+    if module.startswith("stable_baselines3.sac"):
+        return "sac"
+    if module.startswith("stable_baselines3.td3"):  # DDPG is TD3 with other settings
+        return "ddpg" if hint == "ddpg" else "td3"
     if module.endswith("common.policies") or ".ppo." in module or ".a2c." in module:
         if hint in ("ppo", "a2c"):
             return hint
@@ -184,6 +206,126 @@ def space_from_header(entry: Any) -> Any | None:
     return None
 
 
+
+# ----------------------------------------------------------------------------- VecNormalize statistics
+def find_vecnormalize(model_path: str | os.PathLike[str]) -> Path | None:
+    """The ``vecnormalize.pkl`` of a model in the RL Zoo's layout, or None.
+
+    Looks for ``<dir>/<stem>/vecnormalize.pkl`` beside ``<dir>/<stem>.zip`` (the zoo's
+    ``<Env>/vecnormalize.pkl`` beside ``<Env>.zip``); failing that, for the one sub-folder of
+    ``<dir>`` that holds both ``vecnormalize.pkl`` and the zoo's ``config.yml`` (a zoo run folder
+    whose model is, e.g., ``best_model.zip``).
+    """
+    p = Path(model_path)
+    own = p.parent / p.stem / VECNORMALIZE
+    if own.is_file():
+        return own
+    found = [d / VECNORMALIZE for d in sorted(p.parent.iterdir()) if d.is_dir()
+             and (d / VECNORMALIZE).is_file() and (d / "config.yml").is_file()] if p.parent.is_dir() else []
+    return found[0] if len(found) == 1 else None
+
+
+class _Placeholder:
+    """Stands in for a pickled gym / gymnasium space: a vecnormalize.pkl's spaces are not needed."""
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+_NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray")
+_ALLOWED: dict[str, tuple[str, ...]] = {
+    "numpy": ("ndarray", "dtype"),
+    **{m: ("_reconstruct", "scalar") for m in _NUMPY_CORE},
+    "numpy.random._pickle": ("__randomstate_ctor", "__generator_ctor", "__bit_generator_ctor"),
+    "collections": ("OrderedDict",),
+    "copyreg": ("_reconstructor",),
+    "builtins": ("object",),
+    "stable_baselines3.common.running_mean_std": ("RunningMeanStd",),
+    "stable_baselines3.common.vec_env.vec_normalize": ("VecNormalize",),
+}
+
+
+_BIT_GENERATORS = ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64", "RandomState", "Generator")
+
+
+class _VecNormalizeUnpickler(pickle.Unpickler):
+    """Unpickles only what ``VecNormalize.save`` writes (see the module docstring)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith(("gym.spaces", "gymnasium.spaces")):
+            return _Placeholder
+        if module.startswith("numpy.dtypes") and name.endswith("DType"):
+            return super().find_class(module, name)
+        if module.startswith("numpy.random._") and name in _BIT_GENERATORS:  # the spaces' random states
+            return super().find_class(module, name)
+        if name in _ALLOWED.get(module, ()):
+            if module == "numpy.core.multiarray" and hasattr(np, "_core"):
+                module = "numpy._core.multiarray"  # numpy 2 renamed it (the old name warns)
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it references {module}.{name}, which a VecNormalize file does not hold")
+
+
+def read_vecnormalize(path: str | os.PathLike[str]) -> ObsNormalization | None:
+    """The observation statistics in a ``vecnormalize.pkl`` (SB3's ``VecNormalize.save``).
+
+    The file is a pickle: load only files you trust (see the module docstring for what is
+    allowed in it). Files of SB3 1.x (the RL Zoo's, pickled with the old ``gym``) load without gym.
+
+    Returns:
+        The statistics, or None when the file normalises rewards only (``norm_obs=False``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        SB3LoadError: not a VecNormalize file, one with a class it should not hold, or statistics
+            of a ``Dict`` observation space (not supported).
+        ImportError: stable-baselines3 is not installed.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such file")
+    require_sb3("reading VecNormalize statistics")
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    try:
+        obj = _VecNormalizeUnpickler(io.BytesIO(p.read_bytes())).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+            ImportError) as e:
+        raise SB3LoadError(f"{p}: not a VecNormalize statistics file written by VecNormalize.save(): "
+                           f"{type(e).__name__}: {e}") from None
+    if not isinstance(obj, VecNormalize):
+        raise SB3LoadError(f"{p}: not a VecNormalize statistics file (it holds a {type(obj).__name__})")
+    if not getattr(obj, "norm_obs", True):
+        return None
+    rms = getattr(obj, "obs_rms", None)
+    if isinstance(rms, dict):
+        raise SB3LoadError(f"{p}: statistics of a Dict observation space ({sorted(rms)}); conversion supports "
+                           "Box observations only")
+    if not isinstance(rms, RunningMeanStd):
+        raise SB3LoadError(f"{p}: a VecNormalize object without observation statistics (obs_rms)")
+    try:
+        return ObsNormalization(np.asarray(rms.mean, dtype=np.float64), np.asarray(rms.var, dtype=np.float64),
+                                float(getattr(obj, "epsilon", 1e-8)), float(getattr(obj, "clip_obs", 10.0)))
+    except (TypeError, ValueError) as e:
+        raise SB3LoadError(f"{p}: bad observation statistics: {e}") from None
+
+
+def _normalized(model: Any, path: str | os.PathLike[str], vecnormalize: str | os.PathLike[str] | bool) -> Any:
+    """``model`` with the statistics ``vecnormalize`` selects (see :func:`load_sb3_model`)."""
+    if vecnormalize is False:
+        return model
+    source = find_vecnormalize(path) if vecnormalize is True else Path(vecnormalize)
+    if source is None:
+        return model
+    stats = read_vecnormalize(source)
+    if stats is None:
+        return model
+    try:
+        return NormalizedModel(model, stats, str(source))
+    except ValueError as e:
+        raise SB3LoadError(f"{source}: {e}") from None
+
+
 def load_sb3_model(
     path: str | os.PathLike[str],
     algo: str | None = None,
@@ -191,23 +333,35 @@ def load_sb3_model(
     env: Any = None,
     custom_objects: Mapping[str, Any] | None = None,
     device: str = "cpu",
+    vecnormalize: str | os.PathLike[str] | bool = True,
 ) -> Any:
     """Load a stable-baselines3 model saved by any SB3 version (1.x models of the RL Zoo included).
 
     Args:
         path: the ``.zip`` file.
-        algo: ``"dqn"``, ``"qrdqn"``, ``"ppo"`` or ``"a2c"``; None reads it from the file.
+        algo: one of :data:`ALGOS` (``"dqn"``, ``"ppo"``, ``"sac"``, ...); None reads it from the file.
         env: optional environment; its spaces stand in for the file's when those cannot be rebuilt.
         custom_objects: header entries to replace (as SB3's ``custom_objects``); they take
             precedence over the replacements made here.
         device: torch device of the loaded policy.
+        vecnormalize: the model's ``VecNormalize`` statistics (a pickle: only files you trust):
+            True looks for them in the RL Zoo's layout (:func:`find_vecnormalize`), a path reads
+            that file, False uses none.
+
+    Returns:
+        The SB3 model, or, with observation statistics, a
+        :class:`~snnrl.integrations.sb3.NormalizedModel` wrapping it (its ``predict`` takes raw
+        observations; ``.model`` is the SB3 model).
 
     Raises:
-        FileNotFoundError: no such file.
-        SB3LoadError: not a stable-baselines3 model, or one that cannot be loaded.
+        FileNotFoundError: no such file (model or statistics).
+        SB3LoadError: not a stable-baselines3 model, or one that cannot be loaded; statistics
+            that cannot be read or do not fit the model.
         ImportError: stable-baselines3 (or sb3-contrib for QR-DQN) is not installed.
     """
     header = read_model_header(path)
+    if not isinstance(vecnormalize, bool) and not Path(vecnormalize).is_file():
+        raise FileNotFoundError(f"{vecnormalize}: no such file (the VecNormalize statistics)")
     require_sb3()
     algo = (algo or detect_algo(header, path)).lower()
     cls = algo_class(algo)
@@ -230,7 +384,7 @@ def load_sb3_model(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="You are probably loading a .* model saved with SB3 < 2.4.0")
-            return cls.load(path, env=env, device=device, custom_objects=objects)
+            model = cls.load(path, env=env, device=device, custom_objects=objects)
     except ModuleNotFoundError as e:
         raise SB3LoadError(
             f"{path}: this {algo} model (saved by SB3 {header['sb3_version']}) pickles an object of the missing "
@@ -239,3 +393,4 @@ def load_sb3_model(
     except (KeyError, ValueError, TypeError, RuntimeError, AttributeError, AssertionError) as e:
         raise SB3LoadError(f"{path}: stable-baselines3 could not load this {algo} model (saved by SB3 "
                            f"{header['sb3_version']}): {type(e).__name__}: {e}") from e
+    return _normalized(model, path, vecnormalize)

@@ -4,7 +4,8 @@
 :meth:`ConvertedPolicy.save` runs anywhere snnrl does.
 
 **Decisions.** Each call to ``predict`` preprocesses the observations exactly as SB3 does
-(channels-last images transposed to channels-first, ``/ 255`` for image spaces when the policy
+(VecNormalize's statistics where the conversion did not fold them into the first layer,
+channels-last images transposed to channels-first, ``/ 255`` for image spaces when the policy
 normalises images, one-hot for discrete spaces, ``float32`` otherwise), resets the network to
 rest and presents them for ``steps`` time steps as constant input. The output layer's
 accumulated input (reading ``"potential"``) or its spike counts (``"spikes"``) give the Q-values,
@@ -13,8 +14,11 @@ logits or action means, and the action follows as the SB3 policy would choose it
 * Q-values (DQN, QR-DQN): the greedy action; ``deterministic=False`` is epsilon-greedy with the
   model's final exploration rate (``epsilon``);
 * logits (PPO, A2C, discrete actions): the most probable action, or a sample of the softmax;
-* action means (PPO, A2C, box actions): the mean, or a Gaussian sample with the policy's
-  ``log_std``, clipped to the action space.
+* action means (box actions): the mean clipped to the action space, or a Gaussian sample with
+  the policy's ``log_std`` (PPO, A2C); for squashed policies (SAC, TD3, DDPG, PPO / A2C with
+  ``squash_output``) the tanh of the mean (first clipped to ``clip_mean`` where the policy did)
+  rescaled to the action space, as SB3's ``unscale_action``. The noise of gSDE and SAC depends on
+  hidden features the SNN does not expose: those policies act deterministically only.
 
 Because the state is reset before every decision, nothing carries from one step to the next:
 ``state`` is returned unchanged and ``episode_start`` is not needed (both are accepted, so
@@ -34,12 +38,17 @@ from torch import Tensor
 
 from snnrl import _checks as checks
 from snnrl.integrations.sb3.convert import READOUTS, simulate
+from snnrl.integrations.sb3.normalization import ObsNormalization
 from snnrl.network import Network
 
-__all__ = ["METADATA_FORMAT", "ConvertedPolicy", "Preprocessor"]
+__all__ = ["METADATA_FORMAT", "NOISES", "ConvertedPolicy", "Preprocessor"]
 
 METADATA_FORMAT = "snnrl.sb3.converted"
-METADATA_VERSION = 1
+#: 2: VecNormalize statistics, squashed outputs, the kind of noise (version 1 files load unchanged).
+METADATA_VERSION = 2
+#: Stochastic box actions: a Gaussian with state-independent ``log_std`` (PPO, A2C), noise that
+#: depends on hidden features (gSDE, SAC; not reproduced: deterministic only), or none (TD3, DDPG).
+NOISES = ("gaussian", "state_dependent", "none")
 
 
 class Preprocessor:
@@ -48,7 +57,9 @@ class Preprocessor:
     Args:
         spec: ``{"space": "box", "shape": [...], "image": bool, "normalize": bool}``,
             ``{"space": "discrete", "n": int}``, ``{"space": "multi_discrete", "nvec": [...]}`` or
-            ``{"space": "multi_binary", "shape": [...]}``.
+            ``{"space": "multi_binary", "shape": [...]}``. A box spec may carry
+            ``"obs_normalization"`` (:meth:`ObsNormalization.as_dict`): VecNormalize's statistics,
+            applied first.
     """
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
@@ -57,6 +68,8 @@ class Preprocessor:
         if kind not in ("box", "discrete", "multi_discrete", "multi_binary"):
             raise ValueError(f"unknown observation space kind {kind!r} in the preprocessing spec")
         self.kind = kind
+        stats = self.spec.get("obs_normalization")
+        self.obs_normalization = ObsNormalization.from_dict(stats) if stats is not None else None
         if kind in ("box", "multi_binary"):
             self.shape = tuple(int(d) for d in self.spec["shape"])
         elif kind == "discrete":
@@ -96,6 +109,8 @@ class Preprocessor:
             batched = True
         else:
             raise ValueError(f"observation has shape {obs.shape}, expected {self.shape} or (B, *{self.shape})")
+        if self.obs_normalization is not None:
+            obs = self.obs_normalization(obs)
         x = torch.as_tensor(obs.reshape(-1, *self.shape), device=device)
         if self.kind == "discrete":
             x = torch.nn.functional.one_hot(x.long(), int(self.spec["n"])).float()
@@ -147,6 +162,11 @@ class ConvertedPolicy:
         self.output_scale = float(meta["output_scale"])
         self.v_init = float(meta["v_init"])
         self.epsilon = float(meta.get("epsilon", 0.0))
+        self.squash = bool(meta.get("squash", False))
+        self.clip_mean = float(meta["clip_mean"]) if meta.get("clip_mean") is not None else None
+        self.noise = str(meta.get("noise", "gaussian" if self.output == "mean" else "none"))
+        if self.noise not in NOISES:
+            raise ValueError(f"unknown noise {self.noise!r} in the metadata; expected one of {NOISES}")
         self.steps = int(steps if steps is not None else meta["steps"])
         self.readout = readout if readout is not None else meta["readout"]
         self._rng = np.random.default_rng(seed)
@@ -253,12 +273,20 @@ class ConvertedPolicy:
 
     def _box(self, values: Tensor, deterministic: bool) -> np.ndarray:
         shape = tuple(self.action["shape"])
-        mean = values.cpu().numpy().reshape(-1, *shape)
-        if not deterministic:
+        mean = values.cpu().double().numpy().reshape(-1, *shape)
+        if self.clip_mean is not None:
+            mean = np.clip(mean, -self.clip_mean, self.clip_mean)
+        if not deterministic and self.noise == "state_dependent":
+            raise ValueError(f"this converted {self.metadata.get('algo')} policy acts deterministically only: its "
+                             "exploration noise (gSDE or SAC) depends on hidden features the spiking network does "
+                             "not expose; call predict(..., deterministic=True)")
+        if not deterministic and self.noise == "gaussian":
             std = np.exp(np.asarray(self.metadata["log_std"], dtype=np.float64)).reshape(shape)
             mean = mean + std * self._rng.standard_normal(mean.shape)
         low = np.asarray(self.action["low"], dtype=np.float64).reshape(shape)
         high = np.asarray(self.action["high"], dtype=np.float64).reshape(shape)
+        if self.squash:  # SB3's unscale_action of the tanh-squashed mean
+            return (low + 0.5 * (np.tanh(mean) + 1.0) * (high - low)).astype(np.float32)
         return np.clip(mean, low, high).astype(np.float32)
 
     # ------------------------------------------------------------ checkpoints

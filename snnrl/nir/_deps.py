@@ -1,0 +1,38 @@
+"""Import guard for the optional ``nir`` extra (the Neuromorphic Intermediate Representation)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from types import ModuleType
+
+__all__ = ["INSTALL_HINT", "MIN_VERSION", "require_nir"]
+
+INSTALL_HINT = "pip install 'snnrl[nir]'"
+
+#: Oldest ``nir`` release whose IF, LIF and CubaLIF nodes carry ``v_reset`` (added in 1.0.6; before
+#: it a neuron always reset to 0, so reading a graph written by an older ``nir`` is fine, writing is not).
+MIN_VERSION = (1, 0, 6)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"1.0.8"`` -> ``(1, 0, 8)`` (pre-release and local suffixes ignored)."""
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def require_nir(needed_for: str = "NIR export and import") -> ModuleType:
+    """Import ``nir`` or raise an ImportError that names the extra to install.
+
+    Raises:
+        ImportError: ``nir`` is missing or older than :data:`MIN_VERSION`.
+    """
+    try:
+        nir = importlib.import_module("nir")
+    except ImportError as err:
+        raise ImportError(f"{needed_for} needs the nir package, which is not installed: {INSTALL_HINT}") from err
+    found = str(getattr(nir, "__version__", "0"))
+    if _version(found) < MIN_VERSION:
+        need = ".".join(map(str, MIN_VERSION))
+        raise ImportError(f"{needed_for} needs nir >= {need} (neurons with v_reset), found nir {found}: "
+                          f"pip install -U 'nir>={need}'")
+    return nir
