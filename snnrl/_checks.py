@@ -47,6 +47,7 @@ __all__ = [
     "integer",
     "invalid",
     "in_range",
+    "is_input_error",
     "is_int",
     "is_real",
     "positive",
@@ -76,6 +77,21 @@ class InvalidType(InvalidParameter, TypeError):
 
 class OutOfRange(InvalidParameter):
     """A number of the right type outside its allowed range."""
+
+
+def is_input_error(error: BaseException) -> bool:
+    """Whether ``error`` reports a mistake in what the user gave, not a bug in snnrl.
+
+    Those are: an :class:`InvalidParameter`; a ``ValueError`` of a class snnrl defines for bad
+    input (``AgentError``, ``PresetError``, ``SpecError``, ``CheckpointError``, ``SB3LoadError``,
+    ``ConversionError``, ``IDXError``, ...: every ``ValueError`` subclass in an ``snnrl`` module);
+    an ``OSError`` (a file or directory that is missing, unreadable or in the way); a
+    ``UnicodeDecodeError`` (a file that is not text). The ``snnrl`` command prints these as one
+    line and exits with status 2; anything else is a bug and keeps its traceback.
+    """
+    if isinstance(error, (InvalidParameter, OSError, UnicodeDecodeError)):
+        return True
+    return isinstance(error, ValueError) and type(error).__module__.split(".")[0] == "snnrl"
 
 
 def invalid(name: str, expected: str, value: object,

@@ -1,21 +1,32 @@
-"""snnrl._checks: the shared argument checks, their typed errors and the messages call sites keep."""
+"""snnrl._checks: the shared argument checks, their typed errors and the messages call sites keep;
+and (issue 13) the classes of bad input they guard: non-finite modulators reaching a rule,
+observations outside their space, counts below one, run directories outside the runs directory."""
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import re
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 
 import snnrl
+from snnrl import SRM0Nodes
 from snnrl import _checks as checks
 from snnrl.functional import encoding as F
-from snnrl.learning import MSTDP, MovingAverageRPE, PostPre, TDError
-from snnrl.network import Connection, LIFNodes, Network
+from snnrl.learning import MSTDP, MSTDPET, EProp, MovingAverageRPE, PostPre, Rmax, TDError
+from snnrl.network import Connection, Input, LIFNodes, Network
+from snnrl.pipeline import callbacks as cb
+from snnrl.pipeline import load_agent
+from snnrl.pipeline.run import build_trainer, run_name, train_agent
+from snnrl.pipeline.trainer import LinearCritic, RewardShaping
 from snnrl.policy.decoders import CountArgmax, SoftmaxCounts
-from snnrl.wrappers.scaling import check_steps
+from snnrl.wrappers import PoissonObservation
+from snnrl.wrappers.scaling import UnitScaler, check_steps
 
 
 def exactly(message: str) -> str:
@@ -243,3 +254,208 @@ def test_public_encoding_helpers():
     assert F.num_steps(10, 0.5) == 20
     lo, hi = F.check_bounds([0.0, 1.0], 2.0, torch.empty(0))
     assert lo.tolist() == [0.0, 1.0] and hi.tolist() == [2.0, 2.0]
+
+
+def test_is_input_error_sorts_mistakes_from_bugs():
+    from snnrl.checkpoint import CheckpointError
+    from snnrl.envs import PresetError
+    from snnrl.pipeline import AgentError
+
+    for error in (checks.OutOfRange("x"), AgentError("x"), PresetError("x"), CheckpointError("x"),
+                  FileNotFoundError(2, "No such file", "f"), NotADirectoryError("d"),
+                  UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")):
+        assert checks.is_input_error(error), error
+    for bug in (ValueError("x"), TypeError("x"), KeyError("x"), RuntimeError("x"), IndexError("x")):
+        assert not checks.is_input_error(bug), bug
+
+
+# ------------------------------------------------------ modulators reaching a rule (issue 13)
+def _plastic(rule):
+    """A connection with ``rule`` between 4 inputs and 3 neurons, batch 2, its eligibility built."""
+    target = SRM0Nodes(3, generator=torch.Generator().manual_seed(0)) if isinstance(rule, Rmax) else LIFNodes(3)
+    net = Network(dt=1.0)
+    net.add_layer(Input(4), "X")
+    net.add_layer(target, "A")
+    conn = Connection(net.layers["X"], net.layers["A"], torch.full((4, 3), 5.0), rule=rule)
+    net.add_connection(conn, "X", "A")
+    net.run({"X": torch.ones(5, 2, 4)}, reward=0.0)
+    return conn
+
+
+RULES = [MSTDP, MSTDPET, EProp, Rmax]
+NON_FINITE = [math.nan, math.inf, -math.inf, np.float32("nan"), np.float64("inf"), torch.tensor(math.nan),
+              torch.tensor([1.0, math.nan]), torch.tensor([math.inf, 0.0]), torch.full((2, 3), math.nan)]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.__name__)
+@pytest.mark.parametrize("via", ["step", "deliver"])
+@pytest.mark.parametrize("bad", NON_FINITE, ids=repr)
+def test_a_rule_refuses_a_non_finite_modulator_on_every_path(rule, via, bad):
+    """A NaN modulator given to a rule's own step or deliver used to turn every weight into NaN."""
+    conn = _plastic(rule())
+    w0 = conn.weight.clone()
+    with pytest.raises(checks.InvalidParameter, match=r"must be finite|contains NaN or infinite"):
+        getattr(conn.rule, via)(conn, bad)
+    assert torch.equal(conn.weight, w0)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.__name__)
+def test_a_rule_checks_a_tensor_again_once_it_changed(rule):
+    conn = _plastic(rule())
+    reward = torch.tensor([0.5, 1.0])
+    conn.rule.step(conn, reward)
+    conn.rule.step(conn, reward)  # checked once while unchanged
+    assert bool(torch.isfinite(conn.weight).all())
+    reward[1] = math.nan  # an in-place change: checked again
+    w = conn.weight.clone()
+    with pytest.raises(checks.InvalidParameter, match="contains NaN or infinite"):
+        conn.rule.step(conn, reward)
+    assert torch.equal(conn.weight, w)
+
+
+# ------------------------------------------------- observations outside their space (issue 13)
+@pytest.mark.parametrize(("space", "kw", "obs", "message"), [
+    (gym.spaces.Box(0, 1, (3,)), {"out_of_range": "error"}, [0.5, math.nan, 0.2],
+     "observation element (1,) is nan; observations must not contain NaN"),
+    (gym.spaces.Box(0, 1, (3,)), {}, [0.5, math.nan, 0.2], "must not contain NaN"),
+    (gym.spaces.Box(-np.inf, np.inf, (2,)), {}, [math.nan, 0.0], "must not contain NaN"),
+    (gym.spaces.Box(0, 1, (3,)), {"out_of_range": "error"}, [0.5, 2.0, 0.2], "lies outside [low, high]"),
+    (gym.spaces.Discrete(4), {}, -1, "observation -1 is not in Discrete(4, start=0): expected an int in [0, 3]"),
+    (gym.spaces.Discrete(4), {}, 7, "observation 7 is not in Discrete(4, start=0)"),
+    (gym.spaces.Discrete(4, start=2), {}, 1, "observation 1 is not in Discrete(4, start=2): expected an int in [2, 5]"),
+    (gym.spaces.Discrete(4), {}, 2.5, "observation 2.5 is not in Discrete(4"),
+    (gym.spaces.Discrete(4), {}, True, "observation True is not in Discrete(4"),
+    (gym.spaces.MultiBinary(3), {}, [0, 2, 1], "observation element (1,) = 2 of a MultiBinary space must be 0 or 1"),
+    (gym.spaces.MultiBinary(3), {}, [0, math.nan, 1], "must be 0 or 1"),
+])
+def test_an_observation_outside_its_space_is_refused(space, kw, obs, message):
+    scaler = UnitScaler(space, **kw)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        scaler(np.asarray(obs) if isinstance(obs, list) else obs)
+
+
+def test_observations_inside_their_space_are_encoded():
+    assert UnitScaler(gym.spaces.Discrete(4, start=2))(np.int64(5)).tolist() == [0, 0, 0, 1]
+    assert UnitScaler(gym.spaces.Discrete(4))(np.array(0)).tolist() == [1, 0, 0, 0]
+    assert UnitScaler(gym.spaces.MultiBinary(2))(np.array([1, 0])).tolist() == [1.0, 0.0]
+    u = UnitScaler(gym.spaces.Box(-np.inf, np.inf, (2,)))(np.array([np.inf, -np.inf]))  # saturates, no NaN
+    assert u.tolist() == [1.0, 0.0]
+
+
+class _NaNEnv(gym.Env):
+    observation_space = gym.spaces.Box(0, 1, (2,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.array([0.5, np.nan], np.float32), {}
+
+    def step(self, action):
+        return np.array([0.5, 0.5], np.float32), 0.0, False, False, {}
+
+
+def test_an_encoding_wrapper_refuses_a_nan_observation():
+    """It used to encode NaN as zero spikes, even with out_of_range='error'."""
+    for mode in ("error", "clip"):
+        env = PoissonObservation(_NaNEnv(), steps=4, out_of_range=mode)
+        with pytest.raises(ValueError, match="must not contain NaN"):
+            env.reset(seed=0)
+
+
+# ---------------------------------------------------------------- counts below one (issue 13)
+@pytest.fixture(scope="module")
+def trainer():
+    return build_trainer(load_agent("agents/cue_bandit.toml"))
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda t: t.evaluate(-2), checks.OutOfRange, "episodes must be an int >= 1, got -2"),
+    (lambda t: t.evaluate(0), checks.OutOfRange, "episodes must be an int >= 1, got 0"),
+    (lambda t: t.evaluate(2.5), checks.InvalidType, "episodes must be an int >= 1, got 2.5"),
+    (lambda t: t.evaluate(True), checks.InvalidType, "episodes must be an int >= 1, got True"),
+    (lambda t: t.evaluate(1, seed=-1), checks.OutOfRange, "seed must be an int >= 0, got -1"),
+    (lambda t: t.run_random(-1), checks.OutOfRange, "episodes must be an int >= 1, got -1"),
+    (lambda t: t.run_random(1, seed=1.5), checks.InvalidType, "seed must be an int >= 0, got 1.5"),
+    (lambda t: t.run_random(1, stream=7), checks.InvalidParameter, "stream must be one of (0, 1), got 7"),
+    (lambda t: t.learn(-1), ValueError, "episodes must be an int >= 0, got -1"),
+])
+def test_a_count_below_one_is_an_error_not_an_empty_result(trainer, call, error, message):
+    with pytest.raises(error, match=exactly(message)):
+        call(trainer)
+    assert trainer.evaluate(1) == ([-20.0], [20])  # and the trainer still works
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: cb.EvalCallback(2, episodes=0), "episodes must be an int >= 1, got 0"),
+    (lambda: cb.EvalCallback(0), "every must be an int >= 1, got 0"),
+    (lambda: cb.EvalCallback(2, stop_return=math.nan), "stop_return must be a finite number, got nan"),
+    (lambda: cb.EvalCallback(2, seed=-3), "seed must be an int >= 0, got -3"),
+    (lambda: cb.CheckpointCallback(-1, "c.safetensors"), "every_episodes must be an int >= 1, got -1"),
+    (lambda: cb.StopTrainingOnEpisodes(-1), "episodes must be an int >= 1, got -1"),
+    (lambda: cb.StopTrainingOnReward(math.nan), "threshold must be a finite number, got nan"),
+    (lambda: cb.StopTrainingOnReward(1.0, window=0), "window must be an int >= 1, got 0"),
+    (lambda: cb.StopOnTimeBudget(-1), "minutes must be > 0, got -1"),
+    (lambda: cb.StopOnTimeBudget(math.inf), "minutes must be a finite number, got inf"),
+    (lambda: cb.ProgressBarCallback(minutes=math.nan), "minutes must be a finite number, got nan"),
+    (lambda: cb.ProgressBarCallback(total=-5), "total must be an int >= 0, got -5"),
+    (lambda: cb.PrintCallback(0), "every must be an int >= 1, got 0"),
+    (lambda: Connection(LIFNodes(2), LIFNodes(2), norm=math.inf),
+     "norm must be > 0 (a finite number) or None, got inf"),
+    (lambda: Connection(LIFNodes(2), LIFNodes(2), weight_decay=math.nan),
+     "weight_decay must be a finite number, got nan"),
+    (lambda: Connection(Input(2), LIFNodes(2), wmin=math.inf), "wmin must be finite or -inf (no bound), got inf"),
+    (lambda: Connection(Input(2), LIFNodes(2), wmax=torch.tensor([1.0, math.nan])),
+     "wmax must be finite or inf (no bound) in every element, got nan"),
+    (lambda: LIFNodes(2, trace_scale=math.nan), "trace_scale must be a finite number, got nan"),
+    (lambda: LIFNodes(2, traces="no"), "traces must be a bool, got 'no'"),
+    (lambda: LIFNodes(2, thresh=None), "parameter thresh must be a float or a tensor, got None"),
+    (lambda: LinearCritic(4, lr=math.nan), "lr must be a finite number, got nan"),
+    (lambda: LinearCritic(4, gamma=2.0), "gamma must be in [0, 1], got 2.0"),
+    (lambda: RewardShaping(scale=math.inf), "scale must be a finite number, got inf"),
+    (lambda: RewardShaping(clip=-1), "clip must be >= 0, got -1"),
+    (lambda: F.poisson(torch.rand(2), 1e30), "time / dt must be at most 2147483647 steps, got time=1e+30 / dt=1.0 "
+                                             "= 1e+30"),
+])
+def test_constructors_refuse_bad_counts_and_non_finite_values(make, message):
+    with pytest.raises(checks.InvalidParameter, match=exactly(message)):
+        make()
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ({"episodes": 0}, "episodes must be an int >= 1, got 0"),
+    ({"minutes": math.nan}, "minutes must be a finite number, got nan"),
+    ({"minutes": math.inf}, "minutes must be a finite number, got inf"),
+    ({"eval_episodes": -1}, "eval_episodes must be an int >= 0, got -1"),
+    ({"baseline_episodes": 1.5}, "baseline_episodes must be an int >= 0, got 1.5"),
+])
+def test_train_agent_refuses_bad_counts_before_a_run_directory_exists(tmp_path, option, message):
+    with pytest.raises(checks.InvalidParameter, match=exactly(message)):
+        train_agent("agents/cue_bandit.toml", runs_dir=tmp_path / "runs", tensorboard=False, progress=False,
+                    plot=False, log=io.StringIO(), **option)
+    assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------- run directories stay put (issue 13)
+@pytest.mark.parametrize("preset", ["../../evil", "/tmp/evil", "a/../../evil.toml", "..", "x/..", "évil:1"])
+def test_run_names_are_one_plain_component(preset):
+    config = load_agent("agents/cue_bandit.toml")
+    config = type(config)(**{**config.__dict__, "env": type(config.env)(**{**config.env.__dict__, "preset": preset})})
+    name = run_name(config, stamp=7)
+    assert "/" not in name and "\\" not in name and not name.startswith(".") and ".." not in name.split("__")
+    assert re.fullmatch(r"[A-Za-z0-9._+-]+__cue_bandit__0__7", name), name
+
+
+def test_a_preset_path_with_dot_dot_cannot_move_the_run_directory(tmp_path):
+    """The run directory's name was built from env.preset as written: ``../`` or an absolute path
+    wrote the checkpoint and results outside --runs-dir."""
+    (tmp_path / "evil").write_text(open("envs/cue_bandit.toml").read())
+    runs = tmp_path / "deep" / "runs"
+    runs.mkdir(parents=True)
+    preset = f"{runs}/../../evil"  # the file tmp/evil, named through the runs directory
+    result = train_agent("agents/cue_bandit.toml", [f'env.preset="{preset}"'], runs_dir=runs, episodes=1,
+                         eval_episodes=0, baseline_episodes=0, tensorboard=False, progress=False, plot=False,
+                         log=io.StringIO())
+    (made,) = runs.iterdir()
+    assert made.name.startswith("evil__cue_bandit__0__") and str(made) == result.run_dir
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "evil"]  # nothing written beside them
+    assert json.loads((made / "results.json").read_text())["env"] == "evil"

@@ -239,6 +239,7 @@ def test_schema_tables_match_the_wrappers():
         "rank_order": W.RankOrderObservation,
         "latency": W.LatencyObservation,
         "population": W.PopulationObservation,
+        "joint_population": W.JointPopulationObservation,
         "repeat": W.RepeatObservation,
     }
     assert set(ENCODERS) == set(encoders)

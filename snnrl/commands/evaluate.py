@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from snnrl.commands._args import positive_int
+from snnrl.commands._args import positive_int, seed_int
 
 
 def load_for_play(checkpoint: str, env: str | None, num_envs: int = 1, render_mode: str | None = None) -> Any:
@@ -92,7 +92,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--agent", help="a trained agent that ships with snnrl (agents/trained/<name>.safetensors), "
                                        "e.g. cartpole")
     p.add_argument("--episodes", type=positive_int, default=10, help="episodes (default: 10)")
-    p.add_argument("--seed", type=int, help="evaluation seed (default: the training seed)")
+    p.add_argument("--seed", type=seed_int, help="evaluation seed (default: the training seed)")
     p.add_argument("--stochastic", action="store_true",
                    help="sample actions as in training (default: deterministic decoding, no exploration)")
     p.add_argument("--random", action="store_true", help="uniformly random actions instead (the baseline)")

@@ -30,16 +30,16 @@ from typing import Any
 
 import torch
 
-from snnrl.commands._args import positive_float, positive_int
+from snnrl.commands._args import (
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed_int,
+)
 
 MODELS = ("diehl-cook", "diehl-cook-v2", "supervised", "lc", "conv")
-
-
-def _nonneg_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
 
 
 def build(args: argparse.Namespace, generator: torch.Generator) -> tuple[Any, Any]:
@@ -195,26 +195,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
     p.add_argument("--data", help="directory with the IDX files (also torchvision's download target)")
     p.add_argument("--download", action="store_true", help="download with torchvision when files are missing")
-    p.add_argument("--n-train", type=_nonneg_int, default=0,
+    p.add_argument("--n-train", type=non_negative_int, default=0,
                    help="use N training images drawn at random with seed 0 (0: all)")
-    p.add_argument("--n-test", type=_nonneg_int, default=0, help="use the first N test images (0: all)")
+    p.add_argument("--n-test", type=non_negative_int, default=0, help="use the first N test images (0: all)")
     g = p.add_argument_group("protocol (defaults from --preset)")
     g.add_argument("--time", type=positive_float, help="presentation time per image, ms")
-    g.add_argument("--rest", type=float, help="simulated rest after each image, ms (default 0: reset instead)")
+    g.add_argument("--rest", type=non_negative_float,
+                   help="simulated rest after each image, ms (default 0: reset instead)")
     g.add_argument("--max-rate", type=positive_float, help="input rate of a full-intensity pixel, Hz")
-    g.add_argument("--retry-below", type=_nonneg_int, help="show an image again with +32 Hz when it drew fewer "
+    g.add_argument("--retry-below", type=non_negative_int, help="show an image again with +32 Hz when it drew fewer "
                                                            "spikes (the paper: 5)")
     g.add_argument("--batch-size", type=positive_int, help="images learned side by side (mini-batch STDP)")
     g.add_argument("--test-batch-size", type=positive_int, help="images tested side by side (exact)")
-    g.add_argument("--nu-decay", type=float, help="multiply the STDP rates by this after each epoch")
+    g.add_argument("--nu-decay", type=non_negative_float, help="multiply the STDP rates by this after each epoch")
     m = p.add_argument_group("model (defaults from --preset)")
-    m.add_argument("--exc", type=float, help="Ae -> Ai weight")
-    m.add_argument("--inh", type=float, help="inhibition strength")
-    m.add_argument("--theta-plus", type=float, help="threshold increase per spike, mV")
+    m.add_argument("--exc", type=finite_float, help="Ae -> Ai weight")
+    m.add_argument("--inh", type=finite_float, help="inhibition strength")
+    m.add_argument("--theta-plus", type=finite_float, help="threshold increase per spike, mV")
     m.add_argument("--tc-theta-decay", type=positive_float, help="threshold decay time constant, ms")
     m.add_argument("--norm", type=positive_float, help="sum of each neuron's input weights")
-    m.add_argument("--nu-pre", type=float, help="STDP depression rate")
-    m.add_argument("--nu-post", type=float, help="STDP potentiation rate")
+    m.add_argument("--nu-pre", type=finite_float, help="STDP depression rate")
+    m.add_argument("--nu-post", type=finite_float, help="STDP potentiation rate")
     m.add_argument("--one-spike", action=argparse.BooleanOptionalAction, default=None,
                    help="at most one excitatory spike per step (BindsNET's DiehlAndCookNodes)")
     m.add_argument("--reduction", choices=("sum", "mean"), help="mini-batch reduction of weight changes")
@@ -225,7 +226,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--supervision", choices=("group", "clamp"), default="group",
                    help="group: only the label's neurons may fire while training (default); clamp: force "
                         "--n-clamp of them to spike (BindsNET's supervised_mnist.py, 32 Hz input)")
-    s.add_argument("--calibrate", type=_nonneg_int,
+    s.add_argument("--calibrate", type=non_negative_int,
                    help="after training, present N training images without labels or STDP so the thresholds "
                         "balance across classes (default: the whole training set for supervised models, else 0)")
     s.add_argument("--n-clamp", type=positive_int, default=1, help="clamped neurons per image (default 1)")
@@ -239,10 +240,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--checkpoint-every", type=positive_int, default=1000, help="images between checkpoints")
     o.add_argument("--update-interval", type=positive_int, default=250,
                    help="images per running-accuracy window (default 250)")
-    o.add_argument("--ngram", type=_nonneg_int, default=2, help="n of the n-gram readout (0: skip; default 2)")
+    o.add_argument("--ngram", type=non_negative_int, default=2, help="n of the n-gram readout (0: skip; default 2)")
     o.add_argument("--tensorboard", action="store_true", help="write TensorBoard logs to OUT/tensorboard")
     o.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
-    o.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    o.add_argument("--seed", type=seed_int, default=0, help="random seed (default 0)")
     o.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     p.set_defaults(func=mnist)

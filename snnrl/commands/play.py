@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from snnrl.commands._args import positive_float, positive_int
+from snnrl.commands._args import positive_float, positive_int, seed_int
 
 FORMATS = (".gif", ".mp4", ".png")
 
@@ -155,7 +155,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strip", type=positive_int, default=8, help="frames in a PNG strip (default: 8)")
     p.add_argument("--frames", choices=("render", "observation"), default="render",
                    help="draw the environment's rendering (default) or the spike-count observation")
-    p.add_argument("--seed", type=int, help="seed of the episode (default: the training seed)")
+    p.add_argument("--seed", type=seed_int, help="seed of the episode (default: the training seed)")
     p.add_argument("--stochastic", action="store_true", help="sample actions as in training")
     p.add_argument("--env", help="environment preset (default: the one of the checkpoint's agent preset)")
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads (default: 1)")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from snnrl.commands._args import positive_float, positive_int
+from snnrl.commands._args import positive_float, positive_int, seed_int
 from snnrl.encoding import PoissonEncoder
 from snnrl.network import Connection, Input, LIFNodes, Monitor, Network
 
@@ -78,7 +78,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--inh", type=positive_int, default=20, help="inhibitory LIF neurons (default: 20)")
     sim.add_argument("--max-rate", type=positive_float, default=40.0,
                      help="input rates are drawn from U(0, max-rate) Hz (default: 40)")
-    sim.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    sim.add_argument("--seed", type=seed_int, default=0, help="random seed (default: 0)")
     sim.add_argument("--threads", type=positive_int, default=1, help="torch threads (default: 1)")
     sim.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib needed)")
     sim.set_defaults(func=simulate)

@@ -49,6 +49,9 @@ Bound = float | Sequence[float] | Tensor
 # ---------------------------------------------------------------------------------------------
 
 
+_MAX_STEPS = 2**31 - 1  # a longer train cannot be indexed (nor held)
+
+
 def num_steps(time: float, dt: float) -> int:
     """Number of steps ``T = round(time / dt)``, after checking both values."""
     time, dt = checks.real("time", time), checks.real("dt", dt)
@@ -60,6 +63,9 @@ def num_steps(time: float, dt: float) -> int:
         raise ValueError(
             f"time / dt must be a whole number of steps, got time={time} / dt={dt} = {ratio:g}"
         )
+    if steps > _MAX_STEPS:
+        raise checks.OutOfRange(f"time / dt must be at most {_MAX_STEPS} steps, got time={time} / dt={dt} = "
+                                f"{ratio:g}", name="time", value=time)
     return steps
 
 
@@ -230,9 +236,9 @@ def poisson(
     prob = rates * (dt / 1000.0)
     if prob.numel() and prob.max().item() > 1.0:
         top = rates.max().item()
-        raise ValueError(
+        raise checks.OutOfRange(
             f"rate {top} Hz with dt={dt} ms gives a spike probability of {top * dt / 1000:g} "
-            f"per step; rates must be <= 1000 / dt = {1000 / dt:g} Hz"
+            f"per step; rates must be <= 1000 / dt = {1000 / dt:g} Hz", name="rates", value=top
         )
     return _bernoulli_train(prob, steps, generator)
 

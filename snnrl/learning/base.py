@@ -273,8 +273,14 @@ class ModulatedRule(Rule):
     it is zero; :meth:`deliver` checks it and calls :meth:`_deliver`.
     """
 
-    def _modulation(self, reward: Modulator | None) -> Modulator | None:
-        """Per-batch-element factor ``R_b``-weights times the reward, or None when it is zero."""
+    def _modulation(self, reward: Modulator | None, name: str = "reward") -> Modulator | None:
+        """Per-batch-element factor ``R_b``-weights times the reward, or None when it is zero.
+
+        The one check of every modulator a rule receives (``step`` and ``deliver`` both come
+        here): a number or a tensor of a valid shape, finite. A tensor is checked once while it
+        is unchanged (the network passes the same one at every step of a run), so a run on a
+        GPU does not wait for the check at every step.
+        """
         if reward is None:
             raise ValueError(f"{type(self).__name__} needs a reward (modulator) every learning step: "
                              "pass network.run(..., reward=r), 0.0 for none")
@@ -283,16 +289,35 @@ class ModulatedRule(Rule):
                 reward = float(reward)
             else:
                 if tuple(reward.shape) != (self.batch_size,) and tuple(reward.shape) != self._neuron_shape():
-                    raise ValueError(f"reward must be a number, a ({self.batch_size},) tensor or a per-neuron "
+                    raise ValueError(f"{name} must be a number, a ({self.batch_size},) tensor or a per-neuron "
                                      f"{self._neuron_shape()} tensor, got shape {tuple(reward.shape)}")
+                self._check_finite(reward, name)
                 if reward.is_cpu and not bool(reward.any()):
                     return None
                 return reward.to(self.__dict__["_connection"].weight.dtype) * self._batch_scale()
         elif not checks.is_real(reward):
-            raise checks.invalid("reward", "a number or a tensor", reward, checks.InvalidType)
+            raise checks.invalid(name, "a number or a tensor", reward, checks.InvalidType)
+        if not math.isfinite(reward):
+            raise checks.invalid(f"{type(self).__name__}: {name}", "finite (no NaN/inf)", reward)
         if reward == 0:
             return None
         return float(reward) * self._batch_scale()
+
+    def _check_finite(self, modulator: Tensor, name: str) -> None:
+        """Refuse a modulator tensor with NaN or infinite values (skipped for the tensor checked last
+        while it has not been modified: ``Tensor._version`` counts in-place changes; an inference
+        tensor has no such count and is checked every time)."""
+        try:
+            version: int | None = modulator._version
+        except RuntimeError:  # created under torch.inference_mode()
+            version = None
+        last = self.__dict__.get("_finite_modulator")
+        if version is not None and last is not None and last[0] is modulator and last[1] == version:
+            return
+        if not bool(torch.isfinite(modulator).all()):
+            raise checks.InvalidParameter(f"{type(self).__name__}: {name} contains NaN or infinite values",
+                                          name=name, value=modulator)
+        self.__dict__["_finite_modulator"] = (modulator, version)
 
     def _neuron_shape(self) -> tuple[int, ...]:
         """The shape of a neuron-specific modulator: ``(B, *target.shape)``."""
@@ -319,12 +344,7 @@ class ModulatedRule(Rule):
         if modulator is None:
             raise ValueError(f"{type(self).__name__}.deliver needs a modulator (a number or a "
                              f"({self.batch_size},) tensor), got None")
-        if isinstance(modulator, Tensor):
-            if not bool(torch.isfinite(modulator).all()):
-                raise ValueError(f"{type(self).__name__}.deliver: the modulator contains NaN or infinite values")
-        elif isinstance(modulator, (int, float)) and not math.isfinite(modulator):
-            raise ValueError(f"{type(self).__name__}.deliver: the modulator must be finite, got {modulator!r}")
-        g = self._modulation(modulator)
+        g = self._modulation(modulator, "the delivered modulator")
         if g is not None:
             self._deliver(connection, g)
 

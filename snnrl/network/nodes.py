@@ -157,11 +157,11 @@ class Nodes(nn.Module, ABC):
         super().__init__()
         self.shape: tuple[int, ...] = resolve_shape(n, shape)
         self.n: int = math.prod(self.shape)
-        self.traces = bool(traces)
-        self.traces_additive = bool(traces_additive)
+        self.traces = checks.boolean("traces", traces)
+        self.traces_additive = checks.boolean("traces_additive", traces_additive)
         self.tc_trace = checks.positive("tc_trace", tc_trace)
-        self.trace_scale = trace_scale
-        self.sum_input = bool(sum_input)
+        self.trace_scale = checks.finite("trace_scale", trace_scale)
+        self.sum_input = checks.boolean("sum_input", sum_input)
         self.dt = 1.0
         self.batch_size = 1
         self._device = torch.device("cpu")
@@ -173,11 +173,16 @@ class Nodes(nn.Module, ABC):
     def _set_params(self, params: NamedTuple) -> None:
         """Validate per-neuron parameters (finite scalars, or finite tensors broadcastable to ``shape``)."""
         fixed = {}
+        optional = {k for k, v in type(params)._field_defaults.items() if v is None}  # lbound: None is "none"
         for name, value in params._asdict().items():
+            if value is None and name not in optional:
+                raise checks.invalid(f"parameter {name}", "a float or a tensor", value, checks.InvalidType)
             if isinstance(value, Tensor):
                 try:
-                    torch.broadcast_shapes(value.shape, self.shape)
+                    fits = torch.broadcast_shapes(value.shape, self.shape) == self.shape  # (2, n) does not
                 except RuntimeError:
+                    fits = False
+                if not fits:
                     raise ValueError(
                         f"parameter {name} has shape {tuple(value.shape)}, expected a scalar or a "
                         f"tensor broadcastable to the population shape {self.shape}"

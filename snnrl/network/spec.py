@@ -116,7 +116,7 @@ import inspect
 import math
 import numbers
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
@@ -155,6 +155,15 @@ _EXTRA_STATE = "_extra_state"  # state_dict key suffix of a module's get_extra_s
 
 class SpecError(ValueError):
     """An invalid spec. The message starts with the path of the offending key."""
+
+
+def _elements(data: Any) -> Iterator[Any]:
+    """The scalars of a nested list (a scalar: itself)."""
+    if isinstance(data, list):
+        for item in data:
+            yield from _elements(item)
+    else:
+        yield data
 
 
 def _error(path: str, message: str) -> SpecError:
@@ -368,6 +377,10 @@ class _Decoder:
                     raise _error(f"{path}.{k}", "only allowed with tensor = 'checkpoint'")
             if isinstance(data, str):
                 raise _error(f"{path}.tensor", f"must be a number, a nested list or 'checkpoint', got {data!r}")
+            booleans = {isinstance(x, bool) for x in _elements(data)}
+            if len(booleans) > 1 or (booleans == {True} and dtype not in (None, torch.bool)):
+                raise _error(f"{path}.tensor", "mixes booleans and numbers" if len(booleans) > 1 else
+                             f"holds booleans but its dtype is {value['dtype']!r}")
             try:
                 return torch.tensor(data, dtype=dtype)
             except (TypeError, ValueError, RuntimeError) as e:

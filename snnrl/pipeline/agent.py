@@ -60,6 +60,7 @@ __all__ = [
     "apply_overrides",
     "list_agents",
     "load_agent",
+    "preset_name",
     "trained_agent",
 ]
 
@@ -283,7 +284,7 @@ class CriticConfig(_Table):
 
     _MOVED: ClassVar[Mapping[str, str]] = {
         "gamma": "the discount is the TDError signal's gamma (reward.signal.params.gamma)"}
-    _SPIKING: ClassVar[tuple[str, ...]] = ("neurons", "readout", "bias_lr", "weight_low", "weight_high", "tc_e_trace")
+    _SPIKING: ClassVar[tuple[str, ...]] = ("neurons", "readout", "weight_low", "weight_high", "tc_e_trace")
 
     type: Literal["linear", "spiking"] = "linear"
     """``"linear"`` or ``"spiking"``."""
@@ -302,7 +303,10 @@ class CriticConfig(_Table):
     """Spiking only: the total readout weight, ``V = (readout / n) sum_j count_j / T + b`` (default 5:
     LIF neurons with a 5 ms refractory period fire at most ~0.2 spikes per step, so V spans about 1)."""
     bias_lr: float | None = _key(None, low=0.0)
-    """Spiking only: learning rate of ``b`` (default 0.05)."""
+    """Learning rate of ``b`` (default: linear ``lr``, spiking 0.05). ``0`` keeps ``b = init``: with
+    ``init`` above every return (an optimistic critic) the value of states never visited stays
+    there, and moving towards them gives a positive TD error (directed exploration); a learned
+    ``b`` is shared by every state and lowers them all."""
     weight_low: float | None = None
     """Spiking only: initial weights are uniform in [weight_low, weight_high] mV (default 0)."""
     weight_high: float | None = None
@@ -391,6 +395,13 @@ class TrainingConfig(_Table):
             raise AgentError(f"{path}.eval_stop_return needs periodic evaluations: set {path}.eval_interval > 0")
 
 
+def preset_name(preset: str) -> str:
+    """The name of an environment preset as ``env.preset`` gives it: a name as it is, a path
+    (``envs/cartpole.toml``, ``../my/cartpole``) its last component without ``.toml``."""
+    name = Path(preset).name
+    return name[: -len(".toml")] if name.endswith(".toml") and len(name) > len(".toml") else name
+
+
 def _network_spec(network: Any, path: str | None) -> dict[str, Any]:
     if isinstance(network, str):
         spec_path = Path(network)
@@ -401,6 +412,8 @@ def _network_spec(network: Any, path: str | None) -> dict[str, Any]:
                 network = tomllib.load(f)
         except OSError as e:
             raise AgentError(f"network: cannot read the spec file {str(spec_path)!r}: {e}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise AgentError(f"network: the spec file {str(spec_path)!r} is not valid TOML (UTF-8): {e}") from None
     return dict(_table("[network]", network))
 
 
@@ -439,9 +452,8 @@ class AgentConfig:
 
     @property
     def env_name(self) -> str:
-        """The environment preset's name (a path's file stem)."""
-        preset = self.env.preset
-        return Path(preset).stem if preset.endswith(".toml") else preset
+        """The environment preset's name (:func:`preset_name`)."""
+        return preset_name(self.env.preset)
 
     @property
     def seed(self) -> int:
@@ -566,8 +578,10 @@ def load_agent(agent: str | os.PathLike[str] | AgentConfig, overrides: Sequence[
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise AgentError(f"agent preset {str(path)!r} is not valid TOML: {e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise AgentError(f"agent preset {str(path)!r} is not valid TOML (UTF-8): {e}") from None
+    except OSError as e:
+        raise AgentError(f"cannot read the agent preset {str(path)!r}: {e}") from None
     if overrides:
         data = apply_overrides(data, overrides)
     return AgentConfig.from_dict(data, path.stem, str(path))

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from snnrl import _checks as checks
+
 if TYPE_CHECKING:
     from snnrl.pipeline.trainer import Trainer
 
@@ -223,9 +225,7 @@ class CheckpointCallback(Callback):
 
     def __init__(self, every_episodes: int, path: str | os.PathLike[str], keep: bool = False) -> None:
         super().__init__()
-        if isinstance(every_episodes, bool) or not isinstance(every_episodes, int) or every_episodes < 1:
-            raise ValueError(f"every_episodes must be an int >= 1, got {every_episodes!r}")
-        self.every = every_episodes
+        self.every = checks.integer("every_episodes", every_episodes, 1)
         self.path = Path(path)
         self.keep = keep
         self.saved: list[Path] = []
@@ -258,7 +258,9 @@ class EvalCallback(Callback):
     environments, so the training environments, the network's state and the decoder's random
     state are not touched (this works whatever the number of training environments). Without
     it, the evaluation runs between two training episodes on the training environment, which
-    must then be a single one.
+    must then be a single one. Either way it draws from a copy of the policy's random state
+    (:meth:`Trainer.evaluate`), so training goes on exactly as without evaluations, and a run
+    resumed from any checkpoint repeats them exactly.
 
     Args:
         every: interval in finished training episodes (>= 1).
@@ -284,13 +286,11 @@ class EvalCallback(Callback):
         super().__init__()
         self.eval_env = eval_env
         self._eval_trainer: Trainer | None = None
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an int >= 1, got {every!r}")
-        self.every = every
-        self.episodes = int(episodes)
+        self.every = checks.integer("every", every, 1)
+        self.episodes = checks.integer("episodes", episodes, 1)
         self.best_path = Path(best_path) if best_path is not None else None
-        self.seed = seed
-        self.stop_return = None if stop_return is None else float(stop_return)
+        self.seed = None if seed is None else checks.integer("seed", seed, 0)
+        self.stop_return = None if stop_return is None else checks.finite("stop_return", stop_return)
         self.history: list[tuple[int, float]] = []
         self.best: tuple[int, float] | None = None
         self.stopped: int | None = None
@@ -361,7 +361,7 @@ class StopTrainingOnEpisodes(Callback):
 
     def __init__(self, episodes: int) -> None:
         super().__init__()
-        self.episodes = episodes
+        self.episodes = checks.integer("episodes", episodes, 1)
 
     def _on_episode_end(self, episode: EpisodeInfo) -> bool:
         return self.n_episodes < self.episodes
@@ -372,8 +372,8 @@ class StopTrainingOnReward(Callback):
 
     def __init__(self, threshold: float, window: int = 100) -> None:
         super().__init__()
-        self.threshold = float(threshold)
-        self.window = int(window)
+        self.threshold = checks.finite("threshold", threshold)
+        self.window = checks.integer("window", window, 1)
 
     def _on_episode_end(self, episode: EpisodeInfo) -> bool:
         returns = self.trainer.returns if self.trainer is not None else []
@@ -388,7 +388,7 @@ class StopOnTimeBudget(Callback):
 
     def __init__(self, minutes: float) -> None:
         super().__init__()
-        self.seconds = float(minutes) * 60.0
+        self.seconds = checks.positive("minutes", minutes) * 60.0
         self.start = 0.0
 
     def _on_training_start(self) -> None:
@@ -414,9 +414,9 @@ class ProgressBarCallback(Callback):
     def __init__(self, total: int | None = None, fallback_every: int = 10, file: Any = None,
                  minutes: float = 0.0) -> None:
         super().__init__()
-        self.total = None if minutes > 0 else total
-        self.minutes = float(minutes)
-        self.fallback_every = fallback_every
+        self.minutes = checks.positive("minutes", minutes, strict=False)
+        self.total = None if self.minutes > 0 or total is None else checks.integer("total", total, 0)
+        self.fallback_every = checks.integer("fallback_every", fallback_every, 1)
         self.file = file if file is not None else sys.stderr
         self.bar: Any = None
         self.start = 0.0
@@ -461,7 +461,7 @@ class PrintCallback(Callback):
 
     def __init__(self, every: int = 1, file: Any = None) -> None:
         super().__init__()
-        self.every = every
+        self.every = checks.integer("every", every, 1)
         self.file = file if file is not None else sys.stdout
 
     def _on_episode_end(self, episode: EpisodeInfo) -> bool:

@@ -22,15 +22,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from snnrl import _checks as checks
+from snnrl.checkpoint import write_atomic
 from snnrl.learning.feedback import Feedback
 from snnrl.network.nodes import Nodes
-from snnrl.pipeline.agent import AgentConfig, AgentError, load_agent
+from snnrl.pipeline.agent import AgentConfig, AgentError, load_agent, preset_name
 from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal, derive_seed
 from snnrl.pipeline.callbacks import (
     Callback,
@@ -48,7 +51,7 @@ from snnrl.policy.decoders import DiscreteDecoder
 from snnrl.policy.policy import SpikingPolicy
 
 __all__ = ["BEST_NAME", "CHECKPOINT_NAME", "RunResult", "build_trainer", "find_resume_checkpoint", "run_name",
-           "train_agent"]
+           "run_prefix", "train_agent"]
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 BEST_NAME = "best.safetensors"
@@ -56,10 +59,26 @@ _RUN_KEY = "run"
 """``trainer.metadata`` key of the run's own record (:class:`_RunRecord`)."""
 
 
-def run_name(config: AgentConfig, seed: int | None = None, stamp: int | None = None) -> str:
-    """``<env>__<agent>__<seed>__<unix time>``."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def _component(text: str) -> str:
+    """``text`` as one plain file-name component: other characters than letters, digits and
+    ``. _ + -`` become ``-``, leading dots go (no ``..``, no hidden names); never empty."""
+    return _UNSAFE.sub("-", text).lstrip(".") or "-"
+
+
+def run_prefix(config: AgentConfig, seed: int | None = None) -> str:
+    """``<env>__<agent>__<seed>__``, the start of the names of a preset's run directories. Built
+    from sanitised components only, so a run directory always lands directly under the runs
+    directory, whatever ``env.preset`` and ``name`` say (``../x``, an absolute path)."""
     seed = config.seed if seed is None else seed
-    return f"{config.env_name}__{config.name}__{seed}__{int(time.time()) if stamp is None else stamp}"
+    return f"{_component(config.env_name)}__{_component(config.name)}__{int(seed)}__"
+
+
+def run_name(config: AgentConfig, seed: int | None = None, stamp: int | None = None) -> str:
+    """``<env>__<agent>__<seed>__<unix time>`` (see :func:`run_prefix`)."""
+    return f"{run_prefix(config, seed)}{int(time.time()) if stamp is None else int(stamp)}"
 
 
 def _build_critic(config: AgentConfig, policy: SpikingPolicy) -> Critic | None:
@@ -68,9 +87,14 @@ def _build_critic(config: AgentConfig, policy: SpikingPolicy) -> Critic | None:
     if c is None:
         return None
     layer = cast(Nodes, policy.network.layers[policy.input_layer])
-    gamma = float(dict(config.reward.signal.get("params", {})).get("gamma", 0.99))
+    try:  # read here before the reward signal checks it: the same check, the same message
+        gamma = checks.in_range("reward.signal.params.gamma",
+                                dict(config.reward.signal.get("params", {})).get("gamma", 0.99), 0, 1)
+    except checks.InvalidParameter as e:
+        raise AgentError(str(e)) from None
     if c.type == "linear":
-        return LinearCritic(layer.n, lr=c.lr, init=c.init, trace=c.trace, gamma=gamma, reads=c.reads)
+        return LinearCritic(layer.n, lr=c.lr, init=c.init, trace=c.trace, gamma=gamma, reads=c.reads,
+                            bias_lr=c.bias_lr)
     low = 0.0 if c.weight_low is None else c.weight_low
     high = 4.0 if c.weight_high is None else c.weight_high
     return SpikingCritic(layer.n, neurons=c.neurons or 20, lr=c.lr, init=c.init,
@@ -222,11 +246,13 @@ class RunResult:
 def _options(config: AgentConfig, episodes: int | None, minutes: float | None, eval_episodes: int | None,
              baseline_episodes: int | None, tensorboard: bool, progress: bool, plot: bool) -> _Options:
     training = config.training
-    return _Options(episodes=int(training.episodes if episodes is None else episodes),
-                    minutes=float(training.minutes if minutes is None else minutes),
-                    eval_episodes=int(training.eval_episodes if eval_episodes is None else eval_episodes),
-                    baseline_episodes=int(training.baseline_episodes if baseline_episodes is None
-                                          else baseline_episodes),
+    return _Options(episodes=checks.integer("episodes", training.episodes if episodes is None else episodes, 1),
+                    minutes=checks.positive("minutes", training.minutes if minutes is None else minutes,
+                                            strict=False),
+                    eval_episodes=checks.integer("eval_episodes", training.eval_episodes if eval_episodes is None
+                                                 else eval_episodes, 0),
+                    baseline_episodes=checks.integer("baseline_episodes", training.baseline_episodes
+                                                     if baseline_episodes is None else baseline_episodes, 0),
                     tensorboard=tensorboard, progress=progress, plot=plot)
 
 
@@ -246,8 +272,7 @@ def _check_resume(ckpt: Path, config: AgentConfig) -> None:
     if record is not None:
         theirs = (record.agent, record.env)
     elif isinstance(agent, Mapping) and isinstance(agent.get("env"), Mapping):
-        preset = str(agent["env"].get("preset", "?"))
-        theirs = (str(agent.get("name", config.name)), Path(preset).stem if preset.endswith(".toml") else preset)
+        theirs = (str(agent.get("name", config.name)), preset_name(str(agent["env"].get("preset", "?"))))
     else:
         raise AgentError(f"cannot resume from {str(ckpt)!r}: it holds no agent preset (not written by snnrl train)")
     if theirs != (config.name, config.env_name):
@@ -258,7 +283,7 @@ def _check_resume(ckpt: Path, config: AgentConfig) -> None:
 def _resume_checkpoint(config: AgentConfig, resume: str | os.PathLike[str], runs_dir: str | os.PathLike[str],
                        out: TextIO) -> Path:
     """The checkpoint ``resume`` names, checked against ``config``."""
-    prefix = f"{config.env_name}__{config.name}__{config.seed}__"
+    prefix = run_prefix(config)
     ckpt = find_resume_checkpoint(resume, runs_dir, prefix)
     _check_resume(ckpt, config)
     if str(resume) == "last":
@@ -267,9 +292,18 @@ def _resume_checkpoint(config: AgentConfig, resume: str | os.PathLike[str], runs
     return ckpt
 
 
+def _make_dirs(path: Path, what: str) -> None:
+    """``mkdir -p path``; a file in the way is a ``NotADirectoryError`` that says so."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f"cannot use {str(path)!r} as the {what}: it, or a directory above it, is a file"
+                                 ) from None
+
+
 def _new_run_dir(runs_dir: str | os.PathLike[str], name: str) -> Path:
     """A new directory ``<runs_dir>/<name>`` (``<name>_1``, ``<name>_2``, ... where that exists)."""
-    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    _make_dirs(Path(runs_dir), "runs directory")
     for i in range(10_000):
         path = Path(runs_dir) / (name if i == 0 else f"{name}_{i}")
         try:
@@ -290,7 +324,7 @@ def _prepare_run(trainer: Trainer, config: AgentConfig, ckpt: Path | None, runs_
         print(f"resuming {run_path} at episode {trainer.episodes_done}", file=out)
     elif run_dir is not None:
         run_path = Path(run_dir)
-        run_path.mkdir(parents=True, exist_ok=True)
+        _make_dirs(run_path, "run directory")
     else:
         run_path = _new_run_dir(runs_dir, run_name(config))
     record = _RunRecord.from_metadata(trainer.metadata)
@@ -508,7 +542,7 @@ def _run(trainer: Trainer, config: AgentConfig, options: _Options, ckpt: Path | 
         tb.close()
     if options.plot:
         _plot(trainer, config, result, record.baseline_returns, run_path, options.eval_episodes, out)
-    (run_path / "results.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+    write_atomic(run_path / "results.json", (json.dumps(result.to_dict(), indent=1) + "\n").encode())
     print(f"{trainer.episodes_done} episodes, {trainer.total_steps} steps in {seconds:.1f} s "
           f"({result.steps_per_second:.0f} steps/s); mean return of the last 100: "
           f"{result.train_last_100['mean']:.2f}", file=out)

@@ -24,22 +24,25 @@ environments, episodes still running when a checkpoint is written are not in it:
 run restarts them (exactness holds for ``num_envs = 1``).
 
 Evaluation (:meth:`Trainer.evaluate`) runs the same loop without learning, deterministically
-by default, on its own seed stream ``derive_seed(seed, 1, k)``; :meth:`Trainer.run_random`
+by default, on its own seed stream ``derive_seed(seed, 1, k)`` and on a copy of the policy's
+random state (:func:`forked_random_state`), so it never disturbs training; :meth:`Trainer.run_random`
 plays uniformly random actions on the training seeds (the random baseline of a learning curve).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from snnrl import _checks as checks
 from snnrl.learning.feedback import Feedback
 from snnrl.learning.rewards import RewardSignal, TDError
 from snnrl.pipeline.build import derive_seed
@@ -50,7 +53,8 @@ from snnrl.pipeline.schedule import LearningRateSchedule
 from snnrl.policy.decoders import DiscreteDecoder
 from snnrl.policy.policy import SpikingPolicy, load_policy
 
-__all__ = ["EVAL_STREAM", "TRAIN_STREAM", "LinearCritic", "RewardShaping", "Trainer", "summarize"]
+__all__ = ["EVAL_STREAM", "TRAIN_STREAM", "LinearCritic", "RewardShaping", "Trainer", "forked_random_state",
+           "policy_generators", "summarize"]
 
 _TRAINING_KEY = "snnrl_training"
 TRAIN_STREAM, EVAL_STREAM = 0, 1
@@ -75,6 +79,12 @@ class RewardShaping:
     clip: float = 0.0
     sign: bool = False
     life_loss: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("scale", "step_bonus", "terminal", "life_loss"):
+            object.__setattr__(self, name, checks.finite(name, getattr(self, name)))
+        object.__setattr__(self, "clip", checks.positive("clip", self.clip, strict=False))
+        object.__setattr__(self, "sign", checks.boolean("sign", self.sign))
 
     def __call__(self, reward: np.ndarray, terminated: np.ndarray, life_lost: np.ndarray | None = None) -> np.ndarray:
         r = np.sign(reward) if self.sign else np.asarray(reward, dtype=np.float64)
@@ -109,7 +119,7 @@ class LinearCritic:
     ``V(s) = w·φ + b``. After each step, with the TD error
     ``δ`` of :class:`~snnrl.learning.TDError` (discount ``gamma``) and an accumulating trace
     ``e ← gamma λ e + φ / max(1, |φ|_1)`` (normalised by the number of active features, as in tile
-    coding): ``w ← w + lr δ e``, ``b ← b + lr δ``, averaged over the batch. The traces are
+    coding): ``w ← w + lr δ e``, ``b ← b + bias_lr δ``, averaged over the batch. The traces are
     per environment and cleared at episode ends (:meth:`reset`); ``λ = 0`` is TD(0).
 
     Args:
@@ -119,22 +129,22 @@ class LinearCritic:
         trace: ``λ`` in ``[0, 1]``.
         gamma: the discount of the traces (the trainer sets it to the TD error's).
         reads: ``"spikes"`` or ``"rates"`` (see above).
+        bias_lr: learning rate of ``b`` (None: ``lr``; 0: ``b`` stays ``init``).
     """
 
     READS = ("spikes", "rates")
 
     def __init__(self, n_features: int, lr: float = 0.01, init: float = 0.0, trace: float = 0.0,
-                 gamma: float = 0.99, reads: str = "spikes") -> None:
+                 gamma: float = 0.99, reads: str = "spikes", bias_lr: float | None = None) -> None:
         if reads not in self.READS:
             raise ValueError(f"reads must be one of {self.READS}, got {reads!r}")
         self.reads = reads
-        self.w = torch.zeros(n_features)
-        self.b = torch.tensor(float(init))
-        self.lr = float(lr)
-        if not 0.0 <= trace <= 1.0:
-            raise ValueError(f"trace (lambda) must be in [0, 1], got {trace!r}")
-        self.trace = float(trace)
-        self.gamma = float(gamma)
+        self.w = torch.zeros(checks.integer("n_features", n_features, 1))
+        self.b = torch.tensor(checks.finite("init", init))
+        self.lr = checks.finite("lr", lr)
+        self.bias_lr = self.lr if bias_lr is None else checks.finite("bias_lr", bias_lr)
+        self.trace = checks.in_range("trace (lambda)", trace, 0, 1)
+        self.gamma = checks.in_range("gamma", gamma, 0, 1)
         self.e: Tensor | None = None
         self._phi = torch.zeros(0)
 
@@ -163,7 +173,7 @@ class LinearCritic:
             self.e.mul_(self.gamma * self.trace).add_(step)
             step = self.e
         self.w += self.lr * (delta.unsqueeze(1) * step).mean(0)
-        self.b += self.lr * delta.mean()
+        self.b += self.bias_lr * delta.mean()
 
     # -- the trainer's Critic protocol (snnrl.pipeline.critic.Critic)
     def observe(self, x: Tensor) -> Tensor:
@@ -344,13 +354,20 @@ class Trainer:
 
     def evaluate(self, episodes: int, *, deterministic: bool = True, seed: int | None = None,
                  callback: Callback | Sequence[Callback] | None = None) -> tuple[list[float], list[int]]:
-        """Play ``episodes`` episodes without learning; returns ``(returns, lengths)``.
+        """Play ``episodes`` (>= 1) episodes without learning; returns ``(returns, lengths)``.
 
         Episode ``k`` uses seed ``derive_seed(seed, 1, k)`` (``seed`` default: the trainer's).
+        The evaluation's random draws (tie-breaking, voltage noise, stochastic decoding, an
+        encoder's spikes) come from a copy of the policy's random state
+        (:func:`forked_random_state`): the same state and ``seed`` give the same evaluation, and
+        training goes on as if the evaluation had not happened.
         """
+        episodes = checks.integer("episodes", episodes, 1)
+        seed = self.seed if seed is None else checks.integer("seed", seed, 0)
         cb = self._callback(callback)
-        infos = self._run(episodes, learn=False, deterministic=deterministic, stream=EVAL_STREAM, first_episode=0,
-                          callback=cb, seed=self.seed if seed is None else seed, count=False)
+        with forked_random_state(self.policy):
+            infos = self._run(episodes, learn=False, deterministic=deterministic, stream=EVAL_STREAM,
+                              first_episode=0, callback=cb, seed=seed, count=False)
         return [i.ret for i in infos], [i.length for i in infos]
 
     def run_random(self, episodes: int, seed: int | None = None,
@@ -361,7 +378,9 @@ class Trainer:
         vector env: the same loop as training). The actions come from their own generator
         (``derive_seed(seed, 2)``); the network, the encoder and the decoder are not used, so
         their random states are untouched. Returns ``(returns, lengths)`` in the order episodes end."""
-        seed = self.seed if seed is None else seed
+        episodes = checks.integer("episodes", episodes, 1)
+        seed = self.seed if seed is None else checks.integer("seed", seed, 0)
+        stream = checks.choice("stream", stream, (TRAIN_STREAM, EVAL_STREAM))
         rng = np.random.default_rng(derive_seed(seed, 2))
         infos = self._run(episodes, learn=False, deterministic=False, stream=stream, first_episode=0,
                           callback=CallbackList([]), seed=seed, count=False, random=rng)
@@ -633,6 +652,45 @@ class Trainer:
     def close(self) -> None:
         """Close the environments."""
         self.driver.close()
+
+
+def policy_generators(policy: SpikingPolicy) -> list[torch.Generator]:
+    """Every ``torch.Generator`` a policy draws from, in a fixed order, each once: its voltage
+    noise's, its encoder's, its decoder's (and an inner decoder's), and those of the network's
+    components (stochastic transmission, stochastic neurons)."""
+    objects: list[Any] = [policy, policy.encoder]
+    decoder: Any = policy.decoder
+    while decoder is not None and all(decoder is not o for o in objects):  # EpsilonGreedy wraps a decoder
+        objects.append(decoder)
+        decoder = getattr(decoder, "decoder", None)
+    objects.extend(policy.network.modules())
+    found: dict[int, torch.Generator] = {}
+    for obj in objects:
+        for value in getattr(obj, "__dict__", {}).values():
+            if isinstance(value, torch.Generator):
+                found.setdefault(id(value), value)
+    return list(found.values())
+
+
+@contextlib.contextmanager
+def forked_random_state(policy: SpikingPolicy) -> Iterator[None]:
+    """Run the block on a copy of the policy's random state, then put the original back.
+
+    Inside the block every generator of :func:`policy_generators` (and torch's global CPU
+    generator, which components without one draw from) goes on from its current state; afterwards
+    each is back in the state it had before, whatever the block drew. An evaluation between two
+    training episodes thus neither advances nor disturbs the training's random streams: a run
+    with periodic evaluations trains exactly as one without, resumes exactly from any of its
+    checkpoints, and two evaluations from the same state with the same seed are identical.
+    """
+    generators = policy_generators(policy)
+    saved = [g.get_state() for g in generators]
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        for g, state in zip(generators, saved, strict=True):
+            g.set_state(state)
 
 
 def summarize(values: Sequence[float]) -> dict[str, float]:

@@ -130,3 +130,21 @@ def test_a_linear_critic_can_read_the_encoders_noise_free_intensities():
     with pytest.raises(AgentError, match=r"critic\.reads is a setting of the linear critic"):
         load_agent("agents/cue_bandit.toml", [*EPROP_BANDIT, 'critic={type="spiking",reads="rates"}',
                                               'reward.signal={type="TDError"}'])
+
+
+def test_a_frozen_bias_keeps_unvisited_states_optimistic():
+    """critic.bias_lr = 0: TD errors lower the value of the states they follow (through w) and not the
+    shared bias, so a state never visited keeps the initial (optimistic) value; the default bias
+    learns at lr and lowers every state alike."""
+    phi_seen, phi_new = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, 1.0]])
+    frozen, shared = LinearCritic(3, lr=0.5, init=0.0, bias_lr=0.0), LinearCritic(3, lr=0.5, init=0.0)
+    for critic in (frozen, shared):
+        for _ in range(20):
+            critic.update(phi_seen, torch.tensor([-1.0]))
+    assert float(frozen.value(phi_new)) == 0.0 and float(frozen.value(phi_seen)) == pytest.approx(-10.0)
+    assert float(shared.value(phi_new)) == pytest.approx(-10.0)
+    assert float(shared.value(phi_seen)) == pytest.approx(-20.0)
+    config = load_agent("agents/cartpole.toml", ["critic.bias_lr=0.0", "training.episodes=1"])
+    assert build_trainer(config).critic.bias_lr == 0.0
+    with pytest.raises(AgentError, match=r"critic\.bias_lr"):
+        load_agent("agents/cartpole.toml", ["critic.bias_lr=-1.0"])

@@ -45,12 +45,12 @@ def test_mnist_command_small_run(idx_dir: Path, tmp_path: Path, model: str,
     assert json.loads((tmp_path / "resumed" / "results.json").read_text())["epochs"] == 2
 
 
-def test_mnist_missing_data_is_a_clear_error(tmp_path: Path) -> None:
-    from snnrl.vision.datasets import DatasetNotFoundError
-
-    with pytest.raises(DatasetNotFoundError, match="t10k-images"):
-        main(["mnist", "--dataset", "mnist", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--no-plot",
-              "--n-train", "10"])
+def test_mnist_missing_data_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One line on stderr naming the files it looked for, no traceback (a DatasetNotFoundError)."""
+    assert main(["mnist", "--dataset", "mnist", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--no-plot",
+                 "--n-train", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("snnrl mnist: no mnist") and "t10k-images" in err[0]
 
 
 def test_vision_plots(tmp_path: Path) -> None:

@@ -51,19 +51,30 @@ __all__ = ["AbstractConnection", "WeightLayout", "check_endpoints", "clamp_"]
 
 
 def _bound(name: str, value: float | Tensor, shape: tuple[int, ...]) -> float | Tensor:
+    """A weight bound: a number, or a tensor broadcastable to the weights; no NaN, and only the
+    infinity that means "no bound" (``-inf`` for ``wmin``, ``inf`` for ``wmax``)."""
+    no_bound = -math.inf if name == "wmin" else math.inf
     if isinstance(value, Tensor):
         try:
-            torch.broadcast_shapes(value.shape, shape)
+            fits = torch.broadcast_shapes(value.shape, shape) == torch.Size(shape)
         except RuntimeError:
+            fits = False
+        if not fits:
             raise ValueError(
                 f"{name} has shape {tuple(value.shape)}, expected a scalar or a tensor broadcastable "
                 f"to the weight shape {shape}"
-            ) from None
-        return value.float()
+            )
+        bound = value.float()
+        bad = bound.isnan() | (bound.isinf() & (bound != no_bound))
+        if bool(bad.any()):
+            raise checks.invalid(name, f"finite or {no_bound} (no bound) in every element", bound[bad][0].item())
+        return bound
     if not checks.is_real(value):
         raise checks.invalid(name, "a number or a tensor", value, checks.InvalidType)
     if math.isnan(value):
         raise checks.invalid(name, "a number or a tensor", value)
+    if math.isinf(value) and value != no_bound:
+        raise checks.invalid(name, f"finite or {no_bound} (no bound)", value, checks.OutOfRange)
     return float(value)
 
 
@@ -195,15 +206,14 @@ class AbstractConnection(nn.Module, ABC):
     ) -> None:
         super().__init__()
         check_endpoints(source, target)
-        if norm is not None and not norm > 0:
-            raise ValueError(f"norm must be > 0 or None, got {norm!r}")
-        if not 0.0 <= weight_decay < 1.0:
-            raise ValueError(f"weight_decay must be in [0, 1), got {weight_decay!r}")
+        if norm is not None:
+            norm = checks.positive("norm", norm, what="> 0 (a finite number) or None")
+        weight_decay = checks.in_range("weight_decay", weight_decay, 0, 1, high_open=True)
         # Plain references, not submodules: the network owns the layers (no duplicate state_dict entries).
         self.__dict__["source"] = source
         self.__dict__["target"] = target
         self.norm = norm
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = weight_decay
         self.rule: Plasticity | None = None
         self._wmin_raw, self._wmax_raw = wmin, wmax
         # Features that compose across connection types (configured by the _set_* helpers).
@@ -388,8 +398,11 @@ class AbstractConnection(nn.Module, ABC):
     def _init_bounds(self, shape: tuple[int, ...]) -> None:
         self.wmin = _bound("wmin", self._wmin_raw, shape)
         self.wmax = _bound("wmax", self._wmax_raw, shape)
-        if not isinstance(self.wmin, Tensor) and not isinstance(self.wmax, Tensor) and self.wmin > self.wmax:
-            raise ValueError(f"wmin={self.wmin} is greater than wmax={self.wmax}")
+        if not isinstance(self.wmin, Tensor) and not isinstance(self.wmax, Tensor):
+            if self.wmin > self.wmax:
+                raise ValueError(f"wmin={self.wmin} is greater than wmax={self.wmax}")
+        elif bool(torch.as_tensor(self.wmin > self.wmax).any()):
+            raise ValueError("wmin is greater than wmax for some weights")
         for name in ("wmin", "wmax"):
             if isinstance(getattr(self, name), Tensor):
                 value = getattr(self, name)
