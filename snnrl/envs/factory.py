@@ -51,7 +51,7 @@ def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
     if kind in ("atari", "resize"):
         require("cv2", f"the {kind!r} preprocessing step")
     if kind == "atari":
-        return gym.wrappers.AtariPreprocessing(env, **options)
+        return W.AtariPreprocessing(env, **options)  # Gymnasium's, with a faster step on a plain ALE env
     if kind == "fire_reset":
         return W.FireOnReset(env, **options)
     if kind == "crop":

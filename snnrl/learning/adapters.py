@@ -481,15 +481,14 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
             c_prev = c.expand(n, b, n_post)
         rows = m_t.mul_(mu).sub_(c_prev * kp)  # (n, B, n_post): the row of a spike at each step
         # the presynaptic spikes ordered by neuron (b, i), then by step: one bag per neuron
-        width = b * n_pre
-        by_neuron = pre.reshape(n, width).t().contiguous().view(-1)
-        nz = by_neuron.nonzero().view(-1)  # indices into (b * n_pre + i, step)
-        if not nz.numel():
+        # (nonzero of the transposed view lists them in that order without a transposed copy)
+        by_step = pre.reshape(n, b * n_pre)
+        nz = by_step.t().nonzero()  # (spikes, 2): (b * n_pre + i, step)
+        if not nz.shape[0]:
             return
-        neuron = torch.div(nz, n, rounding_mode="floor")
-        step = nz - neuron * n
+        neuron, step = nz.t().contiguous().unbind(0)
         row = step if b == 1 else step * b + torch.div(neuron, n_pre, rounding_mode="floor")
-        weights = None if by_neuron.dtype == torch.bool else by_neuron.index_select(0, nz).to(rows.dtype)
+        weights = None if by_step.dtype == torch.bool else by_step[step, neuron].to(rows.dtype)
         neurons, counts = torch.unique_consecutive(neuron, return_counts=True)
         offsets = counts.cumsum(0).sub_(counts)
         # each neuron's rows summed over its spikes (real-valued activity weighs them)

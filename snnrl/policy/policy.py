@@ -32,14 +32,14 @@ import itertools
 import math
 import os
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from snnrl.learning.base import LearningRule
-from snnrl.network import Input, Monitor, Network
+from snnrl.network import Input, Monitor, Network, Nodes
 from snnrl.policy.decoders import Decoder, decoder_from_spec
 from snnrl.policy.spaces import space_from_dict, space_to_dict
 
@@ -270,7 +270,12 @@ class SpikingPolicy:
             self._out_monitor.reset_state_variables()
             for mon in self._record.values():
                 mon.reset_state_variables()
-            net.run({self.input_layer: x}, reward=0.0 if learn else None, inject_v=self._noise(x))
+            noise = self._noise(x)
+            if noise is not None:  # into the first step only: no per-step injection of zeros
+                if x.dim() >= 2 and net.batch_size != x.shape[1]:
+                    net.set_batch_size(x.shape[1])  # as run() would, before the injection
+                cast(Nodes, net.layers[self.output_layer]).inject_v(noise)
+            net.run({self.input_layer: x}, reward=0.0 if learn else None)
         finally:
             for key in [k for k in monitors if k.startswith(_MONITOR_PREFIX)]:
                 del monitors[key]
@@ -281,14 +286,16 @@ class SpikingPolicy:
             self.last_spikes = {name: mon.get("s") for name, mon in self._record.items()}
         return self.decoder(out, deterministic=deterministic)
 
-    def _noise(self, x: Tensor) -> dict[str, Tensor] | None:
-        """The voltage noise of one window: ``{output layer: (T, B, *shape)}`` (zero after step 0)."""
+    def _noise(self, x: Tensor) -> Tensor | None:
+        """The voltage noise of one window's first step, ``(B, *output shape)`` (None without noise).
+
+        It is added to ``v`` just before the run, which is what ``run(inject_v=...)`` does at step 0;
+        injecting zeros at the other steps would only cost time (``v + 0`` is ``v``)."""
         if not self.voltage_noise:
             return None
         layer = self.network.layers[self.output_layer]
-        noise = torch.zeros((x.shape[0], x.shape[1], *layer.shape))
-        noise[0] = torch.randn((x.shape[1], *layer.shape), generator=self.noise_generator) * self.voltage_noise
-        return {self.output_layer: noise.to(layer._device)}
+        noise = torch.randn((x.shape[1], *layer.shape), generator=self.noise_generator) * self.voltage_noise
+        return noise.to(layer._device)
 
     def reset(self, mask: Any = None) -> None:
         """Put the network at rest: every environment, or those where ``mask`` ``(n_envs,)`` is True."""

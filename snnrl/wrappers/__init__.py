@@ -6,10 +6,11 @@ Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atar
   :class:`BernoulliObservation`, :class:`RankOrderObservation`, :class:`LatencyObservation`,
   :class:`PopulationObservation`, :class:`JointPopulationObservation`, :class:`RepeatObservation`;
   observations are scaled to ``[0, 1]`` by :class:`UnitScaler` first.
-* Atari pieces (:mod:`snnrl.wrappers.atari`): :class:`FireOnReset`, :class:`CropObservation`
+* Atari pieces (:mod:`snnrl.wrappers.atari`): :class:`AtariPreprocessing` (Gymnasium's, with a
+  faster step on a plain ALE environment), :class:`FireOnReset`, :class:`CropObservation`
   (with :data:`PLAY_AREAS`), :class:`BinarizeObservation`, :class:`FrameDifferenceObservation`,
   :class:`OverlayObservation`; the rest of the chain is Gymnasium's own
-  (``AtariPreprocessing``, ``ResizeObservation``, ``FrameStackObservation``).
+  (``ResizeObservation``, ``FrameStackObservation``).
 * :class:`SeedFirstReset` (:mod:`snnrl.wrappers.common`).
 """
 
@@ -20,6 +21,7 @@ except ImportError as err:
 
 from snnrl.wrappers.atari import (
     PLAY_AREAS,
+    AtariPreprocessing,
     BinarizeObservation,
     CropObservation,
     FireOnReset,
@@ -41,6 +43,7 @@ from snnrl.wrappers.scaling import UnitScaler
 
 __all__ = [
     "PLAY_AREAS",
+    "AtariPreprocessing",
     "BernoulliObservation",
     "BinarizeObservation",
     "CropObservation",

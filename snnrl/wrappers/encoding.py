@@ -84,18 +84,18 @@ def bernoulli_spikes(prob: np.ndarray, steps: int, rng: np.random.Generator) -> 
     """
     flat = prob.reshape(-1)
     sure = flat >= 1.0
-    partial = (flat > 0.0) & ~sure
-    count = int(np.count_nonzero(partial))
+    partial = flat > 0.0
+    partial &= ~sure
+    index = np.flatnonzero(partial)
+    count = index.size
     if count == flat.size:  # dense: no scatter needed
         draws = rng.integers(0, 65536, (steps, count), dtype=np.uint16)
         out = np.empty((steps, count), dtype=np.uint8)
         np.less(draws, _thresholds(flat), out=out.view(bool))
         return out.reshape(steps, *prob.shape)
-    out = np.zeros((steps, flat.size), dtype=np.uint8)
-    if sure.any():
-        out[:, sure] = 1
+    out = np.empty((steps, flat.size), dtype=np.uint8)
+    out[:] = sure.view(np.uint8)  # every step: 1 where p >= 1, else 0 (a row copy, no mask indexing)
     if count:
-        index = np.flatnonzero(partial)
         draws = rng.integers(0, 65536, (steps, count), dtype=np.uint16)
         out[:, index] = draws < _thresholds(flat[index])
     return out.reshape(steps, *prob.shape)

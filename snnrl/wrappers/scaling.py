@@ -143,15 +143,25 @@ class UnitScaler:
         self.low, self.high = lo, hi
 
     def __call__(self, obs: Any) -> np.ndarray:
-        """Intensities in ``[0, 1]`` for one observation (a new float32 array)."""
+        """Intensities in ``[0, 1]`` for one observation (a new float32 array).
+
+        Raises:
+            ValueError: an observation outside its space (a ``Discrete`` value out of range or
+                not an int, a ``MultiBinary`` element other than 0/1, a NaN anywhere, a shape
+                that is not the space's, a ``Box`` value outside given bounds with
+                ``out_of_range="error"``); the message names the value.
+        """
         if self._kind == "discrete":
             u = np.zeros(self.shape, np.float32)
-            u[int(obs) - self._start] = 1.0
+            u[self._discrete_index(obs)] = 1.0
             return u
         x = np.asarray(obs)
         if x.shape != self.shape:
             raise ValueError(f"observation has shape {x.shape}, expected {self.shape}")
         if self._kind == "binary":
+            if not ((x == 0) | (x == 1)).all():
+                i = tuple(int(j) for j in np.argwhere((x != 0) & (x != 1))[0])
+                raise ValueError(f"observation element {i} = {x[i]} of a MultiBinary space must be 0 or 1")
             return x.astype(np.float32)
         if self._scalar is not None:
             lo, inv = self._scalar
@@ -163,17 +173,33 @@ class UnitScaler:
             u *= self._inv32
         else:
             u = self._mixed(x.astype(np.float64))
+        if x.dtype.kind not in "biu":  # NaN passes every comparison: refused here, in both modes
+            nan = np.isnan(u)
+            if nan.any():
+                i = tuple(int(j) for j in np.argwhere(nan)[0])
+                raise ValueError(f"observation element {i} is {x[i]}; observations must not contain NaN")
         if self.out_of_range == "error":
             self._check_range(u, x)
         return np.clip(u, 0.0, 1.0, out=u)
 
+    def _discrete_index(self, obs: Any) -> int:
+        """The one-hot index of a ``Discrete(n, start)`` observation: an int in ``[start, start + n)``."""
+        value = obs.item() if isinstance(obs, np.ndarray) and obs.shape == () else obs
+        n, start = self.shape[0], self._start
+        if not checks.is_int(value) or not start <= value < start + n:
+            raise ValueError(f"observation {obs!r} is not in Discrete({n}, start={start}): expected an int in "
+                             f"[{start}, {start + n - 1}]")
+        return int(value) - start
+
     def _mixed(self, x: np.ndarray) -> np.ndarray:
-        """Element-wise map for a Box with some unbounded dimensions."""
-        u = (x - self._lo) * self._inv
-        z = x / self._scale
-        u = np.where(self._both, 0.5 * (1.0 + np.tanh(z)), u)
-        u = np.where(self._lo_only, np.tanh((x - self._lo) / self._scale), u)
-        u = np.where(self._hi_only, 1.0 - np.tanh((self._hi - x) / self._scale), u)
+        """Element-wise map for a Box with some unbounded dimensions (an infinite observation
+        saturates; the branches not taken may hold NaN, which ``np.where`` drops)."""
+        with np.errstate(invalid="ignore"):
+            u = (x - self._lo) * self._inv
+            z = x / self._scale
+            u = np.where(self._both, 0.5 * (1.0 + np.tanh(z)), u)
+            u = np.where(self._lo_only, np.tanh((x - self._lo) / self._scale), u)
+            u = np.where(self._hi_only, 1.0 - np.tanh((self._hi - x) / self._scale), u)
         return u.astype(np.float32)
 
     def _check_range(self, u: np.ndarray, x: np.ndarray) -> None:

@@ -28,6 +28,20 @@ def test_sparse_gather_matches_dense_product(batch, density):
     torch.testing.assert_close(conn.compute(s.float()), expected, rtol=1e-5, atol=1e-4)
 
 
+
+def test_dense_input_shortcut_gives_the_same_bits_as_a_fresh_connection():
+    # After a dense bool input the next one is counted before nonzero(); the product chosen (and
+    # so every bit of the result) must be the one a connection without that memory chooses.
+    g = torch.Generator().manual_seed(3)
+    src, tgt = pair(400, 80)
+    w = torch.randn(400, 80, generator=g)
+    conn = Connection(src, tgt, w.clone(), sparse_threshold=0.2)
+    for density in (0.5, 0.6, 0.05, 0.5, 0.19, 0.21, 0.0, 0.9, 0.9, 0.01):
+        s = torch.rand(3, 400, generator=g) < density
+        fresh = Connection(src, tgt, w.clone(), sparse_threshold=0.2)
+        assert torch.equal(conn.compute(s), fresh.compute(s))
+        assert conn._was_dense == (int(s.count_nonzero()) > 0.2 * s.numel())
+
 def test_compute_sequence_matches_per_step():
     g = torch.Generator().manual_seed(1)
     src, tgt = pair(300, 60)

@@ -155,3 +155,46 @@ def test_box_actions_with_rate_to_value():
     a, _ = pol.predict(obs, deterministic=True)
     assert a.shape == (2, 3) and a.dtype == np.float32 and (a >= -2).all() and (a <= 2).all()
     assert snnrl.policy.SpikingPolicy is SpikingPolicy
+
+
+def _window_with_injected_zeros(pol, x, learn):
+    """The voltage noise as ``run(inject_v=...)`` with a ``(T, B, n)`` tensor that is zero after
+    step 0 (the reference for the policy's direct first-step injection)."""
+    from snnrl.network import Monitor
+
+    net, layer = pol.network, pol.network.layers[pol.output_layer]
+    net.train(learn)
+    for population in net.layers.values():
+        population.reset_state_variables()
+    if learn:
+        for conn in net.connections.values():
+            conn.rule.reset_neuron_state()
+    noise = torch.zeros((x.shape[0], x.shape[1], *layer.shape))
+    noise[0] = torch.randn((x.shape[1], *layer.shape), generator=pol.noise_generator) * pol.voltage_noise
+    net.add_monitor(Monitor(layer, ["s"]), "reference")
+    net.run({pol.input_layer: x}, reward=0.0 if learn else None, inject_v={pol.output_layer: noise})
+    return net.monitors.pop("reference").get("s")
+
+
+@pytest.mark.parametrize("learn", [False, True])
+def test_first_step_voltage_noise_equals_a_zero_padded_injection(learn):
+    # Two copies of one policy, one through decide() (noise added to v before the run), one
+    # through the zero-padded injection; batch sizes change between windows.
+    fast, ref = (make_policy(net=make_net(n_in=2, n_out=6, weight=3.0),
+                             decoder=CountArgmax(neurons_per_action=3, seed=0),
+                             voltage_noise=4.0, noise_seed=5, carry_state=False) for _ in range(2))
+    g = torch.Generator().manual_seed(9)
+    for batch in (2, 2, 3, 1):
+        x = torch.rand(16, batch, 2, generator=g) < 0.3
+        with torch.no_grad():
+            fast.decide(x, learn=learn)
+            expected = _window_with_injected_zeros(ref, x, learn)
+            for net in (fast.network, ref.network):
+                net.deliver_reward(0.7)
+        assert torch.equal(fast.last_output, expected)
+        assert torch.equal(fast.network.layers["Y"].v, ref.network.layers["Y"].v)
+        (w_fast,), (w_ref,) = ([c.weight for c in n.connections.values()] for n in (fast.network, ref.network))
+        assert torch.equal(w_fast, w_ref)
+    (w_start,) = [c.weight for c in make_net(n_in=2, n_out=6, weight=3.0).connections.values()]
+    assert fast.last_output.any()  # the windows did spike
+    assert torch.equal(w_fast, w_start) != learn  # and learned only with learn=True

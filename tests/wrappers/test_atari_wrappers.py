@@ -210,3 +210,52 @@ def test_fire_on_reset_and_on_life_loss():
 def test_fire_on_reset_needs_fire():
     with pytest.raises(ValueError, match="action 1 is FIRE"):
         FireOnReset(FakeAle(("NOOP", "UP", "DOWN")))
+
+
+@pytest.mark.parametrize(("options", "make"), [
+    ({"frame_skip": 4, "screen_size": (160, 210), "noop_max": 30}, {"obs_type": "grayscale"}),
+    ({"frame_skip": 4, "screen_size": 84, "terminal_on_life_loss": True}, {"obs_type": "grayscale"}),
+    ({"frame_skip": 3, "screen_size": 64, "grayscale_obs": False}, {"obs_type": "rgb"}),
+    ({"frame_skip": 1, "screen_size": 84, "noop_max": 0}, {"obs_type": "grayscale", "max_num_frames_per_episode": 90}),
+])
+def test_fast_atari_preprocessing_steps_exactly_like_gymnasiums(options, make):
+    # The direct frame-skip loop against Gymnasium's wrapper on twin emulators: every output of
+    # every step, through lost lives, game overs, truncations (90 frames) and resets.
+    ale_py = pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    from snnrl.wrappers import AtariPreprocessing
+
+    gym.register_envs(ale_py)
+    envs = [cls(gym.make("ALE/Breakout-v5", frameskip=1, repeat_action_probability=0.25, **make), **options)
+            for cls in (AtariPreprocessing, gym.wrappers.AtariPreprocessing)]
+    assert envs[0]._atari is not None  # the fast path is taken
+    actions = np.random.default_rng(0).integers(0, 4, 400)
+    outs = [[], []]
+    for env, out in zip(envs, outs, strict=True):
+        out.append(env.reset(seed=3))
+        for k, a in enumerate(actions):
+            step = env.step(int(a))
+            out.append(step)
+            if step[2] or step[3]:
+                out.append(env.reset(seed=100 + k))
+    assert len(outs[0]) == len(outs[1]) and any(step[2] or step[3] for step in outs[0][1:] if len(step) == 5)
+    for fast, slow in zip(*outs, strict=True):
+        assert len(fast) == len(slow)
+        np.testing.assert_array_equal(fast[0], slow[0])
+        assert fast[1:] == slow[1:]  # reward, terminated, truncated and info (or the reset info)
+        assert all(type(x) is type(y) for x, y in zip(fast[1:4], slow[1:4], strict=True))
+
+
+def test_fast_atari_preprocessing_falls_back_under_other_wrappers():
+    ale_py = pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    from snnrl.wrappers import AtariPreprocessing
+
+    gym.register_envs(ale_py)
+    limited = gym.wrappers.TimeLimit(gym.make("ALE/Breakout-v5", frameskip=1), max_episode_steps=3)
+    env = AtariPreprocessing(limited, frame_skip=4, noop_max=0)
+    assert env._atari is None  # the TimeLimit must see every frame
+    env.reset(seed=0)
+    assert env.step(0)[3]  # truncated after 3 of the 4 frames, by the TimeLimit
+    with pytest.raises(gym.error.ResetNeeded):  # before reset: Gymnasium's path and its checks
+        AtariPreprocessing(gym.make("ALE/Breakout-v5", frameskip=1), noop_max=0).step(0)

@@ -260,6 +260,26 @@ def test_bernoulli_spikes_exact_draws():
     assert not spikes[:, 0].any() and spikes[:, 2].all()
 
 
+
+def test_bernoulli_spikes_equal_a_plain_reference_on_mixed_inputs():
+    # The fast path (a row copy of the sure spikes, then a scatter of the draws) against the
+    # definition written out element by element: p <= 0 or NaN never, p >= 1 always, else one
+    # draw per step for each such element in flat order.
+    rng = np.random.default_rng(7)
+    for shape, steps in (((80, 80), 8), ((3, 5), 16), ((7,), 1)):
+        prob = rng.choice(np.array([0.0, 1.0, 1.5, -0.5, 0.25, 0.5, np.nan], np.float32), size=shape)
+        prob[tuple(0 for _ in shape)] = 0.75  # at least one partial element
+        flat = prob.reshape(-1)
+        partial = np.flatnonzero((flat > 0) & (flat < 1))
+        draws = np.random.default_rng(3).integers(0, 65536, (steps, partial.size), dtype=np.uint16)
+        expected = np.zeros((steps, flat.size), np.uint8)
+        expected[:, flat >= 1] = 1
+        for j, i in enumerate(partial):
+            expected[:, i] = draws[:, j] < min(round(float(flat[i]) * 65536.0), 65535)
+        got = bernoulli_spikes(prob, steps, np.random.default_rng(3))
+        assert got.dtype == np.uint8 and got.shape == (steps, *shape)
+        np.testing.assert_array_equal(got, expected.reshape(steps, *shape))
+
 def test_the_wrappers_keep_the_noise_free_intensity_of_the_last_observation():
     import gymnasium as gym
     import numpy as np
