@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
+
+from snnrl._extras import install_hint, require_extra
 
 __all__ = ["INSTALL_HINT", "require"]
 
-INSTALL_HINT = "pip install 'snnrl[atari]'"
+INSTALL_HINT = install_hint("atari")
 
 _WHAT = {
     "gymnasium": "Gymnasium",
@@ -17,20 +18,6 @@ _WHAT = {
 
 
 def require(module: str, needed_for: str) -> ModuleType:
-    """Import ``module`` or raise an ImportError that names the extra to install.
-
-    Args:
-        module: the importable name (``"gymnasium"``, ``"ale_py"`` or ``"cv2"``).
-        needed_for: what needs it, for the message (e.g. ``"Atari environments"``).
-
-    Returns:
-        The imported module.
-
-    Raises:
-        ImportError: the module is not installed; the message says ``pip install 'snnrl[atari]'``.
-    """
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        what = _WHAT.get(module, module)
-        raise ImportError(f"{needed_for} needs {what}, which is not installed: {INSTALL_HINT}") from err
+    """Import ``module`` or raise an ImportError that names the extra to install
+    (:func:`snnrl._extras.require_extra` with ``atari``)."""
+    return require_extra(module, needed_for, "atari", _WHAT)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from types import ModuleType
 
+from snnrl._extras import install_hint, require_extra
+
 __all__ = ["INSTALL_HINT", "MIN_VERSION", "require_nir"]
 
-INSTALL_HINT = "pip install 'snnrl[nir]'"
+INSTALL_HINT = install_hint("nir")
 
 #: Oldest ``nir`` release whose IF, LIF and CubaLIF nodes carry ``v_reset`` (added in 1.0.6; before
 #: it a neuron always reset to 0, so reading a graph written by an older ``nir`` is fine, writing is not).
@@ -26,10 +27,7 @@ def require_nir(needed_for: str = "NIR export and import") -> ModuleType:
     Raises:
         ImportError: ``nir`` is missing or older than :data:`MIN_VERSION`.
     """
-    try:
-        nir = importlib.import_module("nir")
-    except ImportError as err:
-        raise ImportError(f"{needed_for} needs the nir package, which is not installed: {INSTALL_HINT}") from err
+    nir = require_extra("nir", needed_for, "nir", {"nir": "the nir package"})
     found = str(getattr(nir, "__version__", "0"))
     if _version(found) < MIN_VERSION:
         need = ".".join(map(str, MIN_VERSION))

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from snnrl._extras import require_extra
 from snnrl.integrations.sb3.normalization import NormalizedModel, ObsNormalization
 
 __all__ = [
@@ -63,11 +64,7 @@ class SB3LoadError(ValueError):
 
 def require_sb3(what: str = "the stable-baselines3 integration") -> Any:
     """Import ``stable_baselines3`` or raise an ImportError naming the extra to install."""
-    try:
-        import stable_baselines3
-    except ImportError as e:
-        raise ImportError(f"{what} needs stable-baselines3: pip install 'snnrl[sb3]'") from e
-    return stable_baselines3
+    return require_extra("stable_baselines3", what, "sb3", {"stable_baselines3": "stable-baselines3"})
 
 
 def algo_class(algo: str) -> type:
