@@ -253,6 +253,8 @@ def test_schema_tables_match_the_wrappers():
         "binarize": W.BinarizeObservation,
         "frame_difference": W.FrameDifferenceObservation,
         "overlay": W.OverlayObservation,
+        "background": W.SubtractBackground,
+        "pool": W.PoolObservation,
     }
     for name, cls in steps.items():
         assert set(PREPROCESS_STEPS[name]) == params(cls), name

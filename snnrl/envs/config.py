@@ -70,6 +70,8 @@ PREPROCESS_STEPS: dict[str, tuple[str, ...]] = {
     "frame_difference": ("mode",),  # snnrl.wrappers.FrameDifferenceObservation
     "stack": ("size", "padding"),  # gymnasium.wrappers.FrameStackObservation
     "overlay": ("weights", "reduce"),  # snnrl.wrappers.OverlayObservation
+    "background": ("tau",),  # snnrl.wrappers.SubtractBackground
+    "pool": ("size", "reduce"),  # snnrl.wrappers.PoolObservation
 }
 """Preprocessing step types and their options (besides ``type``)."""
 
@@ -84,7 +86,9 @@ ENCODERS: dict[str, tuple[str, ...]] = {
 }
 """Encoder types and their options (besides ``type``); see :mod:`snnrl.wrappers.encoding`."""
 
-_REQUIRED: dict[str, tuple[str, ...]] = {"resize": ("shape",), "stack": ("size",), "overlay": ("weights",)}
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "resize": ("shape",), "stack": ("size",), "overlay": ("weights",), "pool": ("size",)
+}
 
 
 class PresetError(ValueError):

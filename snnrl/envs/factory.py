@@ -68,6 +68,10 @@ def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
         )
     if kind == "overlay":
         return W.OverlayObservation(env, **options)
+    if kind == "background":
+        return W.SubtractBackground(env, **options)
+    if kind == "pool":
+        return W.PoolObservation(env, **options)
     raise PresetError(f"unknown preprocessing step {kind!r}")  # unreachable: the schema checks it
 
 

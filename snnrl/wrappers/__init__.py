@@ -9,8 +9,8 @@ Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atar
 * Atari pieces (:mod:`snnrl.wrappers.atari`): :class:`AtariPreprocessing` (Gymnasium's, with a
   faster step on a plain ALE environment), :class:`FireOnReset`, :class:`CropObservation`
   (with :data:`PLAY_AREAS`), :class:`BinarizeObservation`, :class:`FrameDifferenceObservation`,
-  :class:`OverlayObservation`; the rest of the chain is Gymnasium's own
-  (``ResizeObservation``, ``FrameStackObservation``).
+  :class:`OverlayObservation`, :class:`SubtractBackground`, :class:`PoolObservation`; the rest
+  of the chain is Gymnasium's own (``ResizeObservation``, ``FrameStackObservation``).
 * :class:`SeedFirstReset` (:mod:`snnrl.wrappers.common`).
 """
 
@@ -27,6 +27,8 @@ from snnrl.wrappers.atari import (
     FireOnReset,
     FrameDifferenceObservation,
     OverlayObservation,
+    PoolObservation,
+    SubtractBackground,
 )
 from snnrl.wrappers.common import SeedFirstReset
 from snnrl.wrappers.encoding import (
@@ -52,11 +54,13 @@ __all__ = [
     "LatencyObservation",
     "OverlayObservation",
     "PoissonObservation",
+    "PoolObservation",
     "JointPopulationObservation",
     "PopulationObservation",
     "RankOrderObservation",
     "RepeatObservation",
     "SeedFirstReset",
     "SpikeEncodingObservation",
+    "SubtractBackground",
     "UnitScaler",
 ]

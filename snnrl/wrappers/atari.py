@@ -14,6 +14,11 @@ terminal-on-life-loss), ``ResizeObservation`` and ``FrameStackObservation``. Thi
 * :class:`FrameDifferenceObservation`: the change since the previous frame (motion).
 * :class:`OverlayObservation`: collapse a stack of recent frames (or differences) into one
   frame with per-frame weights, e.g. a fading trail of the ball.
+* :class:`SubtractBackground`: what differs from a slow running average of the frames
+  (static bricks, walls and scores fade; moving objects stay), i.e. input neurons that
+  habituate to what never changes.
+* :class:`PoolObservation`: max- or mean-pool an image into a coarse grid, so that a small
+  object (a ball of one pixel) lights one cell wherever it is in that cell.
 
 All of them keep ``terminated`` and ``truncated`` apart, record their constructor arguments
 (so ``env.spec`` rebuilds the stack) and return new arrays on every call.
@@ -39,6 +44,8 @@ __all__ = [
     "FireOnReset",
     "FrameDifferenceObservation",
     "OverlayObservation",
+    "PoolObservation",
+    "SubtractBackground",
 ]
 
 NATIVE_SHAPE = (210, 160)
@@ -392,3 +399,109 @@ class OverlayObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs
         weighted = np.multiply(observation, self._w, dtype=np.float32)
         out = weighted.max(axis=0) if self.reduce == "max" else weighted.sum(axis=0)
         return np.minimum(out, self.observation_space.high, out=out)  # float32 rounding stays inside
+
+
+class SubtractBackground(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """What differs from the background: ``max(x_t - b_t, 0)``, with ``b`` a running average.
+
+    The background is an exponential moving average of the frames with a time constant of
+    ``tau`` steps, ``b_{t+1} = b_t + (x_t - b_t) / tau``, started at the first frame this
+    wrapper sees and carried across resets (it describes the screen, not the episode). What
+    never changes (Breakout's bricks, walls, the score area) fades to zero; what moves (the
+    ball) stays at full intensity; what moves over a region (the paddle) keeps
+    ``1 - occupancy`` of its intensity. This is the habituation of input neurons to a constant
+    stimulus, and removes a constant drive that would otherwise dominate every decision and
+    every eligibility trace. The output at step ``t`` uses the background before ``x_t``.
+
+    Args:
+        env: an environment with Box observations with finite bounds and ``low >= 0``.
+        tau: time constant of the background, in steps, ``>= 1`` (1: frame difference
+            against the previous frame).
+
+    Shape:
+        observation: unchanged; space ``Box(0, high, shape, float32)``.
+    """
+
+    def __init__(self, env: gym.Env, tau: float = 1000.0) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, tau=tau)
+        gym.Wrapper.__init__(self, env)
+        space = _box(env, "SubtractBackground")
+        if not (checks.is_real(tau) and math.isfinite(tau) and tau >= 1):
+            raise checks.invalid("tau", "a finite number of steps >= 1", tau)
+        if not space.is_bounded("both") or (space.low < 0).any():
+            raise ValueError(f"SubtractBackground needs finite bounds with low >= 0, got {space}")
+        self.tau = float(tau)
+        self.observation_space = gym.spaces.Box(
+            np.zeros(space.shape, np.float32), space.high.astype(np.float32), dtype=np.float32
+        )
+        self.background: np.ndarray | None = None
+        """The running average ``(*shape)`` float32, ``None`` before the first frame."""
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        """Reset the environment (not the background)."""
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._foreground(obs), info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
+        """Step, return the foreground and update the background."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._foreground(obs), reward, terminated, truncated, info
+
+    def _foreground(self, obs: Any) -> np.ndarray:
+        x = np.asarray(obs, dtype=np.float32)
+        if self.background is None:
+            self.background = x.copy()
+        out = np.subtract(x, self.background)
+        np.maximum(out, 0.0, out=out)
+        self.background += (x - self.background) * np.float32(1.0 / self.tau)
+        return out
+
+
+class PoolObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """Pool an image into a coarse grid: cell ``(i, j)`` is the max (or mean) of a block.
+
+    Args:
+        env: an environment with Box observations ``(..., H, W)``.
+        size: ``(rows, cols)`` of a block (or one int for both); ``H`` and ``W`` must be
+            multiples of it.
+        reduce: ``"max"`` (a one-pixel ball lights its whole cell) or ``"mean"``.
+
+    Shape:
+        observation: ``(..., H / rows, W / cols)``; the same dtype for ``"max"``, float32
+        for ``"mean"``.
+    """
+
+    REDUCTIONS = ("max", "mean")
+
+    def __init__(self, env: gym.Env, size: int | Sequence[int] = 2, reduce: str = "max") -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, size=size, reduce=reduce)
+        gym.ObservationWrapper.__init__(self, env)
+        space = _box(env, "PoolObservation")
+        if reduce not in self.REDUCTIONS:
+            raise ValueError(f"reduce must be one of {self.REDUCTIONS}, got {reduce!r}")
+        if len(space.shape) < 2:
+            raise ValueError(f"PoolObservation needs (..., H, W) observations, got shape {space.shape}")
+        block = (size, size) if checks.is_int(size) else tuple(size) if isinstance(size, Sequence) else None
+        if block is None or len(block) != 2 or not all(checks.is_int(b) and b >= 1 for b in block):
+            raise checks.invalid("size", "a positive int or two positive ints (rows, cols)", size)
+        height, width = space.shape[-2:]
+        if height % block[0] or width % block[1]:
+            raise ValueError(
+                f"PoolObservation: the image ({height} x {width}) is not a multiple of size {block}; "
+                "resize it first"
+            )
+        self.size: tuple[int, int] = (int(block[0]), int(block[1]))
+        self.reduce = reduce
+        self._grid = (*space.shape[:-2], height // block[0], block[0], width // block[1], block[1])
+        dtype = space.dtype if reduce == "max" else np.dtype(np.float32)
+        self.observation_space = gym.spaces.Box(self._pool(space.low), self._pool(space.high), dtype=dtype)
+
+    def _pool(self, x: np.ndarray) -> np.ndarray:
+        blocks = np.asarray(x).reshape(self._grid)
+        axes = (-3, -1)
+        if self.reduce == "max":
+            return blocks.max(axis=axes)
+        return blocks.mean(axis=axes, dtype=np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return self._pool(observation)

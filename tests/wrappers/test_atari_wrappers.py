@@ -1,4 +1,5 @@
-"""Atari pieces on synthetic frames: crop, binarise, frame difference, overlay, fire on reset."""
+"""Atari pieces on synthetic frames: crop, binarise, frame difference, overlay, background, pool,
+fire on reset."""
 
 import warnings
 
@@ -14,6 +15,8 @@ from snnrl.wrappers import (
     FireOnReset,
     FrameDifferenceObservation,
     OverlayObservation,
+    PoolObservation,
+    SubtractBackground,
 )
 
 
@@ -153,6 +156,57 @@ def test_check_env_on_a_synthetic_chain(scripted):
         warnings.simplefilter("always")
         check_env(env, skip_render_check=True)
     assert [str(w.message) for w in caught if "different from the unwrapped" not in str(w.message)] == []
+
+
+def test_subtract_background_against_the_running_average(scripted):
+    """Output ``max(x_t - b_t, 0)`` with ``b_{t+1} = b_t + (x_t - b_t) / tau``, ``b_0 = x_0``, kept over resets."""
+    rng = np.random.default_rng(0)
+    frames = [(rng.random((8, 8)) < 0.3).astype(np.uint8) for _ in range(12)]
+    frames = [np.maximum(f, np.eye(8, dtype=np.uint8)) for f in frames]  # a static diagonal
+    tau = 4.0
+    env = SubtractBackground(scripted(gym.spaces.Box(0, 1, (8, 8), np.uint8), frames, episode_length=5), tau=tau)
+    b = frames[0].astype(np.float64)
+    outs = [env.reset(seed=0)[0]]
+    outs += [env.step(0)[0] for _ in range(5)]
+    outs.append(env.reset()[0])  # the background carries over the reset (frame 0 again, no longer blank)
+    for x, out in zip([*frames[:6], frames[0]], outs, strict=True):
+        np.testing.assert_allclose(out, np.maximum(x - b, 0), atol=1e-6)
+        assert out.dtype == np.float32 and out in env.observation_space
+        b += (x - b) / tau
+    assert not outs[0].any() and outs[-1].any()  # the first frame is the background, at first
+    assert all(not o[np.eye(8, dtype=bool)].any() for o in outs)  # what never changes never shows
+    for tau in (0.5, float("nan"), "1"):
+        with pytest.raises((ValueError, TypeError), match="tau"):
+            SubtractBackground(scripted(image_space(), frames), tau=tau)
+
+
+@pytest.mark.parametrize("reduce", ["max", "mean"])
+def test_pool_blocks(reduce, scripted):
+    x = np.arange(2 * 4 * 6, dtype=np.uint8).reshape(2, 4, 6)  # (k, H, W): pools the last two axes
+    space = gym.spaces.Box(0, 255, x.shape, np.uint8)
+    env = PoolObservation(scripted(space, [x]), size=(2, 3), reduce=reduce)
+    out = env.reset(seed=0)[0]
+    want = np.array([[[x[k, 2 * i : 2 * i + 2, 3 * j : 3 * j + 3] for j in range(2)] for i in range(2)]
+                     for k in range(2)])
+    want = want.max((-2, -1)) if reduce == "max" else want.mean((-2, -1))
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    assert out.shape == (2, 2, 2) and out in env.observation_space
+    assert out.dtype == (np.uint8 if reduce == "max" else np.float32)
+
+
+def test_pool_lights_a_cell_for_one_pixel_and_refuses_bad_sizes(scripted):
+    frame = np.zeros((8, 8), np.uint8)
+    frame[5, 2] = 1
+    env = PoolObservation(scripted(gym.spaces.Box(0, 1, (8, 8), np.uint8), [frame]), size=4)
+    np.testing.assert_array_equal(env.reset(seed=0)[0], [[0, 0], [1, 0]])
+    base = scripted(image_space(), [frame])
+    with pytest.raises(ValueError, match=r"not a multiple of size \(3, 3\)"):
+        PoolObservation(base, size=3)
+    for bad in (0, (2,), (2, 2.5), "2"):
+        with pytest.raises((ValueError, TypeError), match="size"):
+            PoolObservation(base, size=bad)
+    with pytest.raises(ValueError, match="reduce"):
+        PoolObservation(base, size=2, reduce="sum")
 
 
 class FakeAle(gym.Env):
