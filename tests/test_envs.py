@@ -255,6 +255,7 @@ def test_schema_tables_match_the_wrappers():
         "overlay": W.OverlayObservation,
         "background": W.SubtractBackground,
         "pool": W.PoolObservation,
+        "repeat_action": W.ActionRepeat,
     }
     for name, cls in steps.items():
         assert set(PREPROCESS_STEPS[name]) == params(cls), name

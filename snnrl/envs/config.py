@@ -72,6 +72,7 @@ PREPROCESS_STEPS: dict[str, tuple[str, ...]] = {
     "overlay": ("weights", "reduce"),  # snnrl.wrappers.OverlayObservation
     "background": ("tau",),  # snnrl.wrappers.SubtractBackground
     "pool": ("size", "reduce"),  # snnrl.wrappers.PoolObservation
+    "repeat_action": ("k",),  # snnrl.wrappers.ActionRepeat
 }
 """Preprocessing step types and their options (besides ``type``)."""
 
@@ -87,7 +88,8 @@ ENCODERS: dict[str, tuple[str, ...]] = {
 """Encoder types and their options (besides ``type``); see :mod:`snnrl.wrappers.encoding`."""
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "resize": ("shape",), "stack": ("size",), "overlay": ("weights",), "pool": ("size",)
+    "resize": ("shape",), "stack": ("size",), "overlay": ("weights",), "pool": ("size",),
+    "repeat_action": ("k",),
 }
 
 

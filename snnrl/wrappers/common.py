@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
 from snnrl import _checks as checks
 
-__all__ = ["SeedFirstReset"]
+__all__ = ["ActionRepeat", "SeedFirstReset"]
 
 
 class SeedFirstReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -38,3 +38,41 @@ class SeedFirstReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
             seed = self._pending
         self._pending = None
         return self.env.reset(seed=seed, options=options)
+
+
+class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Hold every action for ``k`` steps of the wrapped environment (an agent decides every ``k``).
+
+    The rewards of the ``k`` steps are summed, so returns stay those of the wrapped environment;
+    the observation and info are the last step's. The repeat stops early when the episode
+    terminates or is truncated. Use it where one step changes the state too little for a
+    decision to matter (MountainCar: one push moves the car by at most 0.0015 of a 1.8-long
+    track, and the spike code of the state hardly moves). Gymnasium's
+    ``MaxAndSkipObservation`` does this for Atari frames only (it max-pools the last two
+    observations, which would corrupt a state vector).
+
+    Args:
+        env: the environment.
+        k: steps per action, an int ``>= 1``.
+
+    Info:
+        ``"repeats"``: how many steps the last action was held (``< k`` only at an episode end).
+    """
+
+    def __init__(self, env: gym.Env, k: int) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, k=k)
+        gym.Wrapper.__init__(self, env)
+        self.k = checks.integer("k", k, 1, what="an int >= 1 (steps per action)")
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Step ``k`` times with ``action`` (fewer at an episode end); rewards summed."""
+        total, repeats = 0.0, 0
+        while True:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            repeats += 1
+            if terminated or truncated or repeats == self.k:
+                break
+        info = dict(info)
+        info["repeats"] = repeats
+        return obs, total, terminated, truncated, info
