@@ -154,7 +154,10 @@ def test_preset_from_a_path_and_from_an_object(tmp_path):
         ('description = "no id"\n', "has no 'id'"),
         ('id = 3\n', "'id' must be a non-empty string"),
         ('id = "CartPole-v1"\nmake = 3\n', r"\[make\] must be a table"),
-        ('id = "CartPole-v1"\n[[preprocess]]\ntype = "blur"\n', r"unknown type 'blur'; known types: \['atari'"),
+        (
+            'id = "CartPole-v1"\n[[preprocess]]\ntype = "blur"\n',
+            r"unknown type 'blur'; known types: \['actions', 'atari'",
+        ),
         ('id = "CartPole-v1"\n[[preprocess]]\nshape = [2, 2]\n', "has no 'type'"),
         (
             'id = "CartPole-v1"\n[[preprocess]]\ntype = "resize"\nsize = [2]\n',
@@ -256,6 +259,7 @@ def test_schema_tables_match_the_wrappers():
         "background": W.SubtractBackground,
         "pool": W.PoolObservation,
         "repeat_action": W.ActionRepeat,
+        "actions": W.ActionSubset,
     }
     for name, cls in steps.items():
         assert set(PREPROCESS_STEPS[name]) == params(cls), name

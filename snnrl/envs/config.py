@@ -73,6 +73,7 @@ PREPROCESS_STEPS: dict[str, tuple[str, ...]] = {
     "background": ("tau",),  # snnrl.wrappers.SubtractBackground
     "pool": ("size", "reduce"),  # snnrl.wrappers.PoolObservation
     "repeat_action": ("k",),  # snnrl.wrappers.ActionRepeat
+    "actions": ("keep",),  # snnrl.wrappers.ActionSubset
 }
 """Preprocessing step types and their options (besides ``type``)."""
 
@@ -89,7 +90,7 @@ ENCODERS: dict[str, tuple[str, ...]] = {
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "resize": ("shape",), "stack": ("size",), "overlay": ("weights",), "pool": ("size",),
-    "repeat_action": ("k",),
+    "repeat_action": ("k",), "actions": ("keep",),
 }
 
 

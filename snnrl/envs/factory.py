@@ -74,6 +74,8 @@ def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
         return W.PoolObservation(env, **options)
     if kind == "repeat_action":
         return W.ActionRepeat(env, **options)
+    if kind == "actions":
+        return W.ActionSubset(env, **options)
     raise PresetError(f"unknown preprocessing step {kind!r}")  # unreachable: the schema checks it
 
 

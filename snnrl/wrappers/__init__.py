@@ -11,7 +11,7 @@ Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atar
   (with :data:`PLAY_AREAS`), :class:`BinarizeObservation`, :class:`FrameDifferenceObservation`,
   :class:`OverlayObservation`, :class:`SubtractBackground`, :class:`PoolObservation`; the rest
   of the chain is Gymnasium's own (``ResizeObservation``, ``FrameStackObservation``).
-* :class:`SeedFirstReset`, :class:`ActionRepeat` (:mod:`snnrl.wrappers.common`).
+* :class:`SeedFirstReset`, :class:`ActionRepeat`, :class:`ActionSubset` (:mod:`snnrl.wrappers.common`).
 """
 
 try:
@@ -30,7 +30,7 @@ from snnrl.wrappers.atari import (
     PoolObservation,
     SubtractBackground,
 )
-from snnrl.wrappers.common import ActionRepeat, SeedFirstReset
+from snnrl.wrappers.common import ActionRepeat, ActionSubset, SeedFirstReset
 from snnrl.wrappers.encoding import (
     BernoulliObservation,
     JointPopulationObservation,
@@ -46,6 +46,7 @@ from snnrl.wrappers.scaling import UnitScaler
 __all__ = [
     "PLAY_AREAS",
     "ActionRepeat",
+    "ActionSubset",
     "AtariPreprocessing",
     "BernoulliObservation",
     "BinarizeObservation",

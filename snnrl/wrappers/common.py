@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
 from snnrl import _checks as checks
 
-__all__ = ["ActionRepeat", "SeedFirstReset"]
+__all__ = ["ActionRepeat", "ActionSubset", "SeedFirstReset"]
 
 
 class SeedFirstReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -76,3 +77,44 @@ class ActionRepeat(gym.Wrapper, gym.utils.RecordConstructorArgs):
         info = dict(info)
         info["repeats"] = repeats
         return obs, total, terminated, truncated, info
+
+
+class ActionSubset(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
+    """Offer only some actions of a ``Discrete`` action space: action ``i`` is ``keep[i]``.
+
+    For agents whose readout adds one preference per input feature: an action that is right only
+    where two features agree (Breakout's NOOP when the paddle is under the ball) cannot be written
+    as such a sum, and learning it leaks into every state; without it, "move towards the ball"
+    can. Breakout keeps ``[2, 3]`` (RIGHT, LEFT) when FIRE is pressed by :class:`FireOnReset`.
+
+    Args:
+        env: an environment with a ``Discrete`` action space.
+        keep: the original actions to offer, distinct, in the new order.
+
+    Shape:
+        action space: ``Discrete(len(keep))``.
+    """
+
+    def __init__(self, env: gym.Env, keep: Sequence[int]) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, keep=keep)
+        gym.ActionWrapper.__init__(self, env)
+        space = env.action_space
+        if not isinstance(space, gym.spaces.Discrete):
+            raise ValueError(f"ActionSubset needs a Discrete action space, got {space}")
+        n, start = int(space.n), int(space.start)
+        if isinstance(keep, (str, bytes)) or not isinstance(keep, Sequence) or not keep:
+            raise checks.invalid("keep", "a non-empty list of actions", keep)
+        for a in keep:
+            if not checks.is_int(a) or not start <= a < start + n:
+                raise checks.invalid("keep", f"actions of {space} (ints in [{start}, {start + n - 1}])", keep)
+        if len(set(keep)) != len(keep):
+            raise checks.invalid("keep", "distinct actions", keep)
+        self.keep = tuple(int(a) for a in keep)
+        self.action_space = gym.spaces.Discrete(len(self.keep))
+
+    def action(self, action: Any) -> int:
+        """The original action for ``action`` (an index into ``keep``)."""
+        i = int(action)
+        if not 0 <= i < len(self.keep):
+            raise checks.invalid("action", f"an int in [0, {len(self.keep) - 1}]", action)
+        return self.keep[i]

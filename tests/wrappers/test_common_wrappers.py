@@ -1,10 +1,10 @@
-"""General-purpose wrappers: ActionRepeat."""
+"""General-purpose wrappers: ActionRepeat, ActionSubset."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from snnrl.wrappers import ActionRepeat
+from snnrl.wrappers import ActionRepeat, ActionSubset
 
 
 class Counter(gym.Env):
@@ -50,3 +50,20 @@ def test_action_repeat_keeps_returns_and_refuses_bad_k():
     for bad in (0, 1.5, True, "2"):
         with pytest.raises((ValueError, TypeError), match="k"):
             ActionRepeat(Counter(), k=bad)
+
+
+def test_action_subset_maps_and_refuses():
+    base = Counter()
+    env = ActionSubset(base, keep=[2, 0])
+    assert env.action_space == gym.spaces.Discrete(2)
+    env.reset(seed=0)
+    env.step(0)
+    env.step(1)
+    assert base.actions == [2, 0]
+    with pytest.raises(ValueError, match="action"):
+        env.step(2)
+    for bad in ([], [3], [1, 1], [0.5], "01", 2):
+        with pytest.raises((ValueError, TypeError), match="keep"):
+            ActionSubset(Counter(), keep=bad)
+    with pytest.raises(ValueError, match="Discrete"):
+        ActionSubset(gym.make("MountainCarContinuous-v0"), keep=[0])
