@@ -7,10 +7,16 @@ Compares, on the same environment preset and the same episode seeds:
 * ``agent, training``: the episode pipeline with learning on (eligibility during each window,
   reward delivery after each step, checkpoints and TensorBoard off).
 
+A second table compares training with 1 environment, ``--envs`` environments stepped one after
+the other in this process (``env.vectorization = "sync"``) and ``--envs`` environments each in a
+worker process of its own (``"async"``): environment steps per second of all environments
+together, and the ratio to 1 environment.
+
 Figures are the median of ``--repeats`` runs of ``--steps`` environment steps, one torch thread.
 
     python bench/bench_agent.py                       # the Breakout agent
     python bench/bench_agent.py --agent agents/cartpole.toml --steps 3000
+    python bench/bench_agent.py --envs 0              # without the second table
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ def env_rate(trainer, steps: int) -> float:
 
 
 def agent_rate(trainer, steps: int, learn: bool) -> float:
-    cb = _StopAfter(steps).callback
+    cb = _StopAfter(-(-steps // trainer.n_envs)).callback  # decisions of the whole batch
     s0 = trainer.total_steps
     t0 = time.perf_counter()
     if learn:
@@ -73,6 +79,8 @@ def main() -> None:
     parser.add_argument("--agent", default="agents/breakout.toml", help="agent preset (default: agents/breakout.toml)")
     parser.add_argument("--steps", type=int, default=1000, help="environment steps per measurement (default: 1000)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per setup (default: 3)")
+    parser.add_argument("--envs", type=int, default=2,
+                        help="environments of the sync/async training rows (default: 2; 0: no such rows)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     from snnrl.pipeline import load_agent
@@ -95,6 +103,32 @@ def main() -> None:
     for label, med, lo, hi in rows:
         print(f"| {label:<34} | {med:>11,.0f} | {lo:>6,.0f}-{hi:<8,.0f} | {med / base:>5.2f}x |")
     trainer.close()
+    if args.envs > 0:
+        parallel_rows(args)
+
+
+def parallel_rows(args: argparse.Namespace) -> None:
+    """Training rates with 1 environment and with ``args.envs`` environments, sync and async."""
+    from snnrl.pipeline import load_agent
+    from snnrl.pipeline.run import build_trainer
+
+    rows = []
+    for label, overrides in (("1 env", ["env.num_envs=1"]),
+                             (f"{args.envs} envs, sync (this process)",
+                              [f"env.num_envs={args.envs}", 'env.vectorization="sync"']),
+                             (f"{args.envs} envs, async (a process each)",
+                              [f"env.num_envs={args.envs}", 'env.vectorization="async"'])):
+        trainer = build_trainer(load_agent(args.agent, overrides))
+        try:
+            rates = [agent_rate(trainer, args.steps, learn=True) for _ in range(args.repeats)]
+        finally:
+            trainer.close()
+        rows.append((label, statistics.median(rates), min(rates), max(rates)))
+    base = rows[0][1]
+    print(f"\n| {'training (learning on)':<34} | {'env steps/s':>11} | {'range':>15} | {'vs 1 env':>8} |")
+    print(f"|{'-' * 36}|{'-' * 13}|{'-' * 17}|{'-' * 10}|")
+    for label, med, lo, hi in rows:
+        print(f"| {label:<34} | {med:>11,.0f} | {lo:>6,.0f}-{hi:<8,.0f} | {med / base:>7.2f}x |")
 
 
 if __name__ == "__main__":

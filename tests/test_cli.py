@@ -64,6 +64,8 @@ BAD_INPUT = [
     ("train", ["--agent", AGENT, "--minutes", "inf"], "argument --minutes: expected a number >= 0, got 'inf'"),
     ("train", ["--agent", AGENT, "--seed", "-1"], "argument --seed: expected a seed"),
     ("train", ["--agent", AGENT, "reward.scale=inf"], "reward.scale must be a finite number, got inf"),
+    ("train", ["--agent", AGENT, 'env.vectorization="threads"'],
+     "env.vectorization must be \"sync\" or \"async\", got 'threads'"),
     ("train", ["--agent", AGENT, "network.connections.0.params.norm=inf"], "norm must be > 0"),
     ("evaluate", ["--checkpoint", "{tmp}/not_a_checkpoint.safetensors"], "not an snnrl checkpoint"),
     ("evaluate", ["--checkpoint", "{tmp}/afile"], "{tmp}/afile: not an snnrl checkpoint"),

@@ -25,13 +25,14 @@ from snnrl.pipeline.callbacks import (
     StopTrainingOnEpisodes,
     StopTrainingOnReward,
 )
-from snnrl.pipeline.envs import EnvList, VectorEnvDriver, make_driver
+from snnrl.pipeline.envs import AsyncEnvList, EnvList, VectorEnvDriver, make_driver
 from snnrl.pipeline.schedule import LearningRateSchedule
 from snnrl.pipeline.trainer import LinearCritic, RewardShaping, Trainer, summarize
 
 __all__ = [
     "AgentConfig",
     "AgentError",
+    "AsyncEnvList",
     "Callback",
     "CallbackList",
     "CheckpointCallback",

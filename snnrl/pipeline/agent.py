@@ -221,6 +221,9 @@ class EnvConfig(_Table):
     """An environment preset's name (``envs/``) or a ``.toml`` path (required)."""
     num_envs: int = _key(1, low=1)
     """> 1: that many copies played in parallel, one batch element each."""
+    vectorization: Literal["sync", "async"] = "sync"
+    """How ``num_envs > 1`` environments step: ``"sync"`` one after the other in this process,
+    ``"async"`` each in a worker process of its own, in parallel (the same results)."""
     max_episode_steps: int = _key(0, low=0)
     """> 0: truncate longer episodes (0: the environment's own limit only)."""
     make: Mapping[str, Any] | None = None

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from snnrl.pipeline.agent import AgentConfig, AgentError
 
-__all__ = ["build_envs", "build_network", "build_policy", "build_reward_signal", "derive_seed", "env_preset"]
+__all__ = ["build_envs", "build_network", "build_policy", "build_reward_signal", "derive_seed", "env_factories",
+           "env_preset"]
 
 _SEEDED_INITS = ("uniform", "normal")
 
@@ -45,14 +47,21 @@ def env_preset(config: AgentConfig) -> Any:
     return preset
 
 
-def build_envs(config: AgentConfig, num_envs: int | None = None, render_mode: str | None = None) -> list[Any]:
-    """``num_envs`` (default ``env.num_envs``) single Gymnasium environments, unseeded (the
-    trainer seeds every episode)."""
+def env_factories(config: AgentConfig, num_envs: int | None = None,
+                  render_mode: str | None = None) -> list[Callable[[], Any]]:
+    """``num_envs`` (default ``env.num_envs``) callables that each build one environment of
+    :func:`build_envs` (picklable: for worker processes, :class:`~snnrl.pipeline.envs.AsyncEnvList`)."""
     from snnrl.envs import build_env
 
     preset = env_preset(config)
     n = int(config.env.num_envs if num_envs is None else num_envs)
-    return [build_env(preset, render_mode=render_mode) for _ in range(n)]
+    return [functools.partial(build_env, preset, render_mode=render_mode) for _ in range(n)]
+
+
+def build_envs(config: AgentConfig, num_envs: int | None = None, render_mode: str | None = None) -> list[Any]:
+    """``num_envs`` (default ``env.num_envs``) single Gymnasium environments, unseeded (the
+    trainer seeds every episode)."""
+    return [make() for make in env_factories(config, num_envs, render_mode)]
 
 
 def _network_spec(config: AgentConfig, batch_size: int) -> dict[str, Any]:

@@ -6,6 +6,10 @@ to (with the seeds it is given, where it can), and says which results are real t
 * :class:`EnvList` (a single ``gymnasium.Env`` or a list of them, stepped in this process):
   every episode is reset with its own seed, so runs are reproducible and resumable episode by
   episode. This is what the trainer builds from agent presets.
+* :class:`AsyncEnvList` (environment factories): the same, with each environment in a worker
+  process of its own, so the ``n`` emulators step in parallel. Runs are bit-identical to
+  :class:`EnvList`'s (every episode is reset with its seed and the encoders' random streams
+  live in the environments). Agent presets ask for it with ``[env] vectorization = "async"``.
 * :class:`VectorEnvDriver` (a ``gymnasium.vector.VectorEnv``): ``AutoresetMode.DISABLED``
   resets exactly like :class:`EnvList` (``reset(seed=[...], options={"reset_mask": m})``);
   ``SAME_STEP`` returns the reset observation in the step that ends an episode; ``NEXT_STEP``
@@ -20,12 +24,16 @@ Shape:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import multiprocessing as mp
+import pickle
+import signal
+import traceback
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["EnvDriver", "EnvList", "VectorEnvDriver", "make_driver"]
+__all__ = ["AsyncEnvList", "EnvDriver", "EnvList", "EnvWorkerError", "VectorEnvDriver", "make_driver"]
 
 
 class EnvDriver(Protocol):
@@ -138,6 +146,192 @@ class EnvList:
             env.close()
 
 
+class EnvWorkerError(RuntimeError):
+    """An environment's worker process failed with an error that cannot be re-raised as itself
+    (or it exited)."""
+
+
+def _error(e: Exception) -> tuple[Any, ...]:
+    """A worker's answer for the error ``e``: the exception itself where it survives pickling."""
+    text, tb = f"{type(e).__name__}: {e}", traceback.format_exc()
+    try:
+        pickle.loads(pickle.dumps(e))
+    except Exception:
+        return ("error", None, text, tb)
+    return ("error", e, text, tb)
+
+
+def _worker(conn: Any, parent_conn: Any, factory: Callable[[], Any]) -> None:
+    """One :class:`AsyncEnvList` environment: build it, then answer ``(command, argument)``
+    messages until ``"close"`` or until the parent is gone. Each answer is ``("ok", result)``
+    or ``("error", exception or None, "Type: message", traceback)``."""
+    parent_conn.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes us
+    try:
+        env = factory()
+        wrapper = _encoding_wrapper(env)
+        answer: tuple[Any, ...] = ("ok", (env.observation_space, env.action_space))
+    except Exception as e:
+        answer, env = _error(e), None
+    while True:
+        try:
+            conn.send(answer)
+            if env is None:
+                return
+            command, arg = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        try:
+            if command == "close":
+                env.close()
+                return
+            if command == "reset":
+                obs, info = env.reset(seed=arg)
+                result: tuple[Any, ...] = (obs,)
+            else:
+                obs, r, term, trunc, info = env.step(arg)
+                result = (obs, r, term, trunc)
+            intensity = getattr(wrapper, "last_intensity", None) if wrapper is not None else None
+            answer = ("ok", (*result, int(info.get("lives", -1)), intensity))
+        except Exception as e:
+            answer = _error(e)
+
+
+class AsyncEnvList:
+    """:class:`EnvList` with each environment in a worker process of its own (see the module
+    docstring).
+
+    Args:
+        factories: one callable per environment that builds it (a ``gymnasium.Env``), e.g.
+            ``functools.partial(build_env, preset)``; with the ``spawn`` start method they must pickle.
+        context: the multiprocessing start method (default ``fork`` where there is one, else ``spawn``).
+
+    :meth:`step` sends every active environment its action before it collects the answers, so
+    the environments step in parallel. An error in a worker is raised here: the worker's
+    exception itself where it pickles (with a note that names the environment and carries the
+    worker's traceback), else an :class:`EnvWorkerError` with its message; a worker that exits
+    is an :class:`EnvWorkerError`. Workers are daemons and exit when this process does.
+    """
+
+    seeded = True
+    steps_all = False
+
+    def __init__(self, factories: Sequence[Callable[[], Any]], context: str | None = None) -> None:
+        if not factories:
+            raise ValueError("no environment factories given")
+        ctx: Any = mp.get_context(context or ("fork" if "fork" in mp.get_all_start_methods() else "spawn"))
+        self.n = len(factories)
+        self._conns: list[Any] = []
+        self._procs: list[Any] = []
+        self._closed = False
+        try:
+            for factory in factories:
+                conn, child = ctx.Pipe()
+                proc = ctx.Process(target=_worker, args=(child, conn, factory), daemon=True)
+                proc.start()
+                child.close()
+                self._conns.append(conn)
+                self._procs.append(proc)
+            spaces = self._collect(range(self.n))
+        except BaseException:
+            self.close()
+            raise
+        self.observation_space, self.action_space = spaces[0]
+        self.obs = np.zeros((self.n, *self.observation_space.shape), dtype=self.observation_space.dtype)
+        self.lives = np.full(self.n, -1, dtype=np.int64)
+        self.life_lost = np.zeros(self.n, dtype=bool)
+        """After :meth:`step`: environments whose ``info["lives"]`` (Atari) went down in that step."""
+        self._intensity: list[Any] = [None] * self.n
+
+    def _collect(self, indices: Sequence[int]) -> list[Any]:
+        """The answers of the workers ``indices``, in order; after reading them all, raise the
+        first error among them."""
+        answers, error = [], None
+        for i in indices:
+            try:
+                answer = self._conns[i].recv()
+            except (EOFError, OSError):
+                self._procs[i].join(timeout=1)
+                answer = ("error", None, f"its worker process exited (exit code {self._procs[i].exitcode})", "")
+            if answer[0] == "error" and error is None:
+                error = (i, *answer[1:])
+            answers.append(answer[1])
+        if error is not None:
+            i, exc, text, tb = error
+            if exc is not None:
+                exc.add_note(f"(raised in the worker process of environment {i}; its traceback:)\n{tb}")
+                raise exc
+            raise EnvWorkerError(f"environment {i}: {text}" + (f"\n{tb}" if tb else ""))
+        return answers
+
+    def _send(self, i: int, command: str, arg: Any) -> None:
+        if self._closed:
+            raise ValueError("the environments are closed")
+        try:
+            self._conns[i].send((command, arg))
+        except (BrokenPipeError, OSError):
+            pass  # the worker exited: _collect says so
+
+    def reset(self, mask: np.ndarray, seeds: Sequence[int | None]) -> np.ndarray:
+        """Reset the environments where ``mask`` is True (``seeds``: one per environment)."""
+        indices = [int(i) for i in np.flatnonzero(mask)]
+        for i in indices:
+            self._send(i, "reset", seeds[i])
+        for i, (obs, lives, intensity) in zip(indices, self._collect(indices), strict=True):
+            self.obs[i] = obs
+            self.lives[i] = lives
+            self._intensity[i] = intensity
+        return self.obs.copy()
+
+    def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Step the active environments; returns ``(obs, reward, terminated, truncated, valid)``."""
+        n = self.n
+        reward = np.zeros(n, dtype=np.float64)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        self.life_lost[:] = False
+        indices = [int(i) for i in np.flatnonzero(active)]
+        for i in indices:
+            self._send(i, "step", actions[i])
+        for i, (obs, r, term, trunc, lives, intensity) in zip(indices, self._collect(indices), strict=True):
+            self.obs[i] = obs
+            reward[i], terminated[i], truncated[i] = float(r), bool(term), bool(trunc)
+            self.life_lost[i] = 0 <= lives < self.lives[i]
+            self.lives[i] = lives
+            self._intensity[i] = intensity
+        return self.obs.copy(), reward, terminated, truncated, active.copy()
+
+    def intensities(self) -> np.ndarray:
+        """As :meth:`EnvList.intensities` (the workers send them with every observation)."""
+        if any(v is None for v in self._intensity):
+            raise ValueError("critic reads = \"rates\" needs environments that encode their observations into "
+                             "spikes (an environment preset with an [encoder]); these have none")
+        return np.stack(self._intensity)
+
+    def close(self) -> None:
+        """Stop the workers (each closes its environment); closing again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        for conn in self._conns:
+            try:
+                conn.send(("close", None))
+            except (BrokenPipeError, OSError):
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for conn in self._conns:
+            conn.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):  # never closed: hang up, and the workers exit
+            for conn in self._conns:
+                conn.close()
+
+
 class VectorEnvDriver:
     """A ``gymnasium.vector.VectorEnv`` (see the module docstring for the autoreset modes)."""
 
@@ -199,7 +393,7 @@ class VectorEnvDriver:
 
 def make_driver(envs: Any) -> EnvDriver:
     """The driver for ``envs``: a ``gymnasium.Env``, a list of them or a ``VectorEnv``."""
-    if isinstance(envs, (EnvList, VectorEnvDriver)):
+    if isinstance(envs, (EnvList, AsyncEnvList, VectorEnvDriver)):
         return envs
     if hasattr(envs, "num_envs") and hasattr(envs, "single_action_space"):
         return VectorEnvDriver(envs)

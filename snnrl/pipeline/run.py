@@ -34,7 +34,7 @@ from snnrl.checkpoint import write_atomic
 from snnrl.learning.feedback import Feedback
 from snnrl.network.nodes import Nodes
 from snnrl.pipeline.agent import AgentConfig, AgentError, load_agent, preset_name
-from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal, derive_seed
+from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal, derive_seed, env_factories
 from snnrl.pipeline.callbacks import (
     Callback,
     CallbackList,
@@ -46,6 +46,7 @@ from snnrl.pipeline.callbacks import (
     StopOnTimeBudget,
 )
 from snnrl.pipeline.critic import Critic, SpikingCritic
+from snnrl.pipeline.envs import AsyncEnvList, EnvList
 from snnrl.pipeline.trainer import LinearCritic, RewardShaping, Trainer, summarize
 from snnrl.policy.decoders import DiscreteDecoder
 from snnrl.policy.policy import SpikingPolicy
@@ -123,20 +124,33 @@ def _build_feedback(config: AgentConfig, policy: SpikingPolicy) -> Feedback | No
 
 
 def build_trainer(config: AgentConfig, *, num_envs: int | None = None, render_mode: str | None = None) -> Trainer:
-    """The :class:`Trainer` an agent preset describes (environments, policy, reward, critic)."""
-    envs = build_envs(config, num_envs=num_envs, render_mode=render_mode)
-    first = envs[0]
-    policy = build_policy(config, first.observation_space, first.action_space, batch_size=len(envs))
-    critic = _build_critic(config, policy)
-    feedback = _build_feedback(config, policy)
+    """The :class:`Trainer` an agent preset describes (environments, policy, reward, critic).
+
+    With ``env.vectorization = "async"`` and more than one environment, each environment runs
+    in a worker process of its own (:class:`~snnrl.pipeline.envs.AsyncEnvList`; the same results
+    as ``"sync"``); a single environment brings nothing to parallelise and is stepped in this
+    process (:class:`~snnrl.pipeline.envs.EnvList`) either way."""
+    n = int(config.env.num_envs if num_envs is None else num_envs)
+    envs: EnvList | AsyncEnvList
+    if config.env.vectorization == "async" and n > 1:
+        envs = AsyncEnvList(env_factories(config, n, render_mode))
+    else:
+        envs = EnvList(build_envs(config, num_envs=n, render_mode=render_mode))
     try:
-        return Trainer(policy, envs, reward_signal=build_reward_signal(config),
-                       shaping=RewardShaping.from_table(config.reward), critic=critic, feedback=feedback,
-                       seed=config.seed,
-                       max_episode_steps=config.env.max_episode_steps, agent=config.source,
-                       lr_schedule=config.training.lr_schedule)
-    except (TypeError, ValueError) as e:
-        raise AgentError(str(e)) from None
+        policy = build_policy(config, envs.observation_space, envs.action_space, batch_size=envs.n)
+        critic = _build_critic(config, policy)
+        feedback = _build_feedback(config, policy)
+        try:
+            return Trainer(policy, envs, reward_signal=build_reward_signal(config),
+                           shaping=RewardShaping.from_table(config.reward), critic=critic, feedback=feedback,
+                           seed=config.seed,
+                           max_episode_steps=config.env.max_episode_steps, agent=config.source,
+                           lr_schedule=config.training.lr_schedule)
+        except (TypeError, ValueError) as e:
+            raise AgentError(str(e)) from None
+    except BaseException:
+        envs.close()
+        raise
 
 
 def find_resume_checkpoint(resume: str | os.PathLike[str], runs_dir: str | os.PathLike[str] | None = None,
