@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from snnrl import _checks as checks
 from snnrl.learning.adapters import ConnectionAdapter, adapter_for
-from snnrl.network.modulator import Modulator
+from snnrl.network.modulator import Modulator, with_signal
 
 if TYPE_CHECKING:
     from snnrl.network.connections.base import AbstractConnection
@@ -56,7 +56,8 @@ class LearningRule(nn.Module, ABC):
             reward: the network's modulator for this step: None, a number, or a ``(B,)`` tensor.
         """
 
-    def deliver(self, connection: AbstractConnection, modulator: float | Tensor) -> None:
+    def deliver(self, connection: AbstractConnection, modulator: float | Tensor,
+                signal: Tensor | None = None) -> None:
         """Apply a modulator delivered once, now, to the eligibility built so far.
 
         The default does nothing (two-factor rules have no eligibility to modulate);
@@ -65,6 +66,10 @@ class LearningRule(nn.Module, ABC):
         Args:
             connection: the connection this rule is attached to.
             modulator: a number or a ``(B,)`` tensor (one value per batch element).
+            signal: a neuron-specific learning signal ``L`` ``(B, *target.shape)`` of this
+                delivery, or None. Most rules receive ``m_b L_b`` (the network multiplies them);
+                a rule that keeps a trace of the signals (:attr:`ModulatedRule.keeps_signal`)
+                receives them apart.
         """
 
     def changes_weights(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
@@ -333,20 +338,39 @@ class ModulatedRule(Rule):
             return not reward.is_cpu or bool(reward.any())
         return reward != 0
 
-    def deliver(self, connection: AbstractConnection, modulator: Modulator) -> None:
+    #: Whether :meth:`deliver` takes a learning signal apart from the modulator (and folds it into
+    #: a trace of its own, :meth:`_deliver_signal`) instead of receiving their product.
+    keeps_signal: bool = False
+
+    def deliver(self, connection: AbstractConnection, modulator: Modulator, signal: Tensor | None = None) -> None:
         """Apply ``modulator`` (a number or a ``(B,)`` tensor) once to the current eligibility.
 
         See the module docstring; each rule documents its equation. A zero modulator changes
-        nothing (not even the connection's weight decay).
+        nothing (not even the connection's weight decay). With a learning ``signal``
+        ``(B, *target.shape)`` the modulator is ``m_b L_b`` per neuron, unless the rule
+        :attr:`keeps_signal` (then it receives both, see :meth:`_deliver_signal`).
         """
         if connection is not self.__dict__["_connection"]:
             raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
         if modulator is None:
             raise ValueError(f"{type(self).__name__}.deliver needs a modulator (a number or a "
                              f"({self.batch_size},) tensor), got None")
+        if signal is not None and self.keeps_signal:
+            if tuple(signal.shape) != self._neuron_shape():
+                raise ValueError(f"signal must have shape {self._neuron_shape()}, got {tuple(signal.shape)}")
+            self._check_finite(signal, "the learning signal")
+            self._deliver_signal(connection, self._modulation(modulator, "the delivered modulator"), signal)
+            return
+        if signal is not None:
+            modulator = with_signal(modulator, signal)
         g = self._modulation(modulator, "the delivered modulator")
         if g is not None:
             self._deliver(connection, g)
+
+    def _deliver_signal(self, connection: AbstractConnection, g: Modulator | None, signal: Tensor) -> None:
+        """Fold ``signal`` into the rule's trace and apply the batch-weighted global modulator
+        ``g`` (None: zero) to it; only rules with :attr:`keeps_signal` implement it."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep learning signals apart")
 
     @abstractmethod
     def _deliver(self, connection: AbstractConnection, g: Modulator) -> None:

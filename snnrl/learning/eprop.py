@@ -22,6 +22,22 @@ a decision window with reward 0 and the modulator is delivered once after the en
 answered (see :mod:`snnrl.learning.base`); a reward held during steps changes the weights by
 ``nu dt R_b(r_b E_b)`` per step, as :class:`~snnrl.learning.MSTDPET` does.
 
+**The actor's trace of learning signals** (``tc_signal``). Delivered as above, the learning
+signal of the decision just made multiplies an ``E`` that still holds the decayed eligibility of
+earlier decisions, which were made for other actions; a TD error then credits those spikes with
+the sign of the *current* action's error. Reward-based e-prop instead filters the product of the
+two over time and lets the TD error scale the filtered sum (Bellec et al. 2020, Methods,
+"reward-based e-prop"). With ``tc_signal`` set, every delivery that carries a learning signal
+``L`` does, with ``k`` the steps since the previous one:
+
+.. math::
+    F \leftarrow e^{-k\,dt/\tau_s} F + L \odot E, \qquad E \leftarrow 0, \qquad
+    \Delta w = \nu\, R_b(\delta_b F_b)
+
+so the eligibility of every decision window keeps the sign of its own action's error, and the
+TD errors of later steps still reach it (``τ_s`` plays the role of λ in TD(λ) actors).
+Deliveries without a signal act on ``E`` as before.
+
 Conventions and approximations (written down, tested in ``tests/learning/test_eprop.py``):
 
 * synchronous propagation (the network's default): the input a target receives at step ``t``
@@ -67,6 +83,9 @@ class EProp(ModulatedRule):
         tc_e_trace: ``τ_e`` (ms) of the eligibility ``E``; a decision window of ``T`` steps
             should fit in it (the default, 25 ms, suits ``T = 16``).
         gamma: the pseudo-derivative's height factor ``gamma`` (0.3 in Bellec et al.).
+        tc_signal: ``τ_s`` (ms) of the actor's trace ``F`` of learning signals times
+            eligibility (see the module docstring); None (default): the signal multiplies ``E``
+            at delivery.
         width: the pseudo-derivative's half-width ``w`` in mV (default: the target's threshold
             minus its reset, 13 mV for BindsNET's LIF).
         reduction, normalize: see :mod:`snnrl.learning.rules`.
@@ -74,10 +93,13 @@ class EProp(ModulatedRule):
     Attributes:
         zbar: ``(B, *source.shape)`` filtered presynaptic spikes.
         e: ``(B, *weight.shape)`` eligibility ``E`` once flushed (read it with :meth:`eligibility`).
+        f: ``(B, *weight.shape)`` the trace ``F`` of learning signals times eligibility
+            (``tc_signal`` only; empty otherwise).
     """
 
     zbar: Tensor
     e: Tensor
+    f: Tensor
     _win_pre: Tensor
     _win_post: Tensor
 
@@ -86,15 +108,20 @@ class EProp(ModulatedRule):
     capacity = 32
 
     def __init__(self, *, nu: float = 1e-2, tc_e_trace: float = 25.0, gamma: float = 0.3,
-                 width: float | None = None, reduction: str = "mean", normalize: bool = False) -> None:
+                 width: float | None = None, tc_signal: float | None = None, reduction: str = "mean",
+                 normalize: bool = False) -> None:
         if isinstance(nu, (tuple, list)):
             raise ValueError(f"EProp takes one learning rate nu, got {nu!r}")
         super().__init__(nu=nu, reduction=reduction, normalize=normalize)
         self.tc_e_trace = checks.positive("tc_e_trace", tc_e_trace)
+        self.tc_signal = None if tc_signal is None else checks.positive("tc_signal", tc_signal)
+        self.keeps_signal = self.tc_signal is not None
+        self._since = 0  # steps since the last delivery with a signal (the decay of F is applied then)
         self.gamma = checks.positive("gamma", gamma)
         self.width = None if width is None else checks.positive("width", width)
         self.register_buffer("zbar", torch.zeros(0))
         self.register_buffer("e", torch.zeros(0))
+        self.register_buffer("f", torch.zeros(0), persistent=self.keeps_signal)  # checkpoints without F load as before
         self.register_buffer("_win_pre", torch.zeros(0), persistent=False)
         self.register_buffer("_win_post", torch.zeros(0), persistent=False)
         self._pending = 0
@@ -129,6 +156,7 @@ class EProp(ModulatedRule):
         w = conn.weight
         self.zbar = w.new_zeros((batch_size, *conn.source.shape))
         self.e = w.new_zeros((batch_size, *w.shape))
+        self.f = w.new_zeros((batch_size, *w.shape)) if self.keeps_signal else w.new_zeros(0)
         self._win_pre = w.new_zeros((self.capacity, batch_size, *conn.source.shape))
         self._win_post = w.new_zeros((self.capacity, batch_size, *conn.target.shape))
         self._pending = 0
@@ -167,7 +195,7 @@ class EProp(ModulatedRule):
         return super()._apply(fn, recurse)
 
     def _state(self) -> list[Tensor]:
-        return [self.zbar, self.e]
+        return [self.zbar, self.e, self.f] if self.keeps_signal else [self.zbar, self.e]
 
     def reset_neuron_state(self) -> None:
         """``zbar = 0``: after the target's voltage was reset, it no longer depends on earlier inputs."""
@@ -197,6 +225,7 @@ class EProp(ModulatedRule):
         self._win_pre[k].copy_(self.zbar)
         self._win_post[k].copy_(self.psi(connection, s_post))
         self._pending = k + 1
+        self._since += 1
         eprop_lif_traces_(self.zbar, s_pre, self._alpha)
         if self._pending == self.capacity:
             self.flush()
@@ -216,6 +245,23 @@ class EProp(ModulatedRule):
         if self.normalize:
             connection.normalize()
 
+    def _deliver_signal(self, connection: AbstractConnection, g: float | Tensor | None, signal: Tensor) -> None:
+        r"""``F <- exp(-k dt / tc_signal) F + L * E``, ``E <- 0``, then ``Δw = nu R_b(m_b F_b)``
+        (nothing but the fold when the modulator is zero)."""
+        assert self.tc_signal is not None  # keeps_signal
+        self.flush()
+        if self._since:
+            self.f.mul_(math.exp(-self._since * self.dt / self.tc_signal))
+            self._since = 0
+        source_dims = self.e.dim() - signal.dim()
+        ls = signal.to(self.e.dtype).reshape(signal.shape[0], *([1] * source_dims), *signal.shape[1:])
+        self.f.addcmul_(ls, self.e)
+        self.e.zero_()
+        if g is not None:
+            self.adapter.add_batch_weighted(self.f, g * self.nu_post)
+            if self.normalize:
+                connection.normalize()
+
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, tc_e_trace={self.tc_e_trace}, gamma={self.gamma}, "
-                f"width={self.width}")
+                f"width={self.width}" + (f", tc_signal={self.tc_signal}" if self.tc_signal is not None else ""))

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from snnrl import _checks as checks
 from snnrl.network.connections import AbstractConnection
-from snnrl.network.modulator import Modulator, check_modulator, check_signal, with_signal
+from snnrl.network.modulator import check_modulator, check_signal, with_signal
 from snnrl.network.monitors import Monitor, NetworkMonitor
 from snnrl.network.nodes import Input, Nodes
 
@@ -516,7 +516,9 @@ class Network(nn.Module):
         Neuron-specific learning signals (:mod:`snnrl.network.modulator`): a connection whose
         target layer is a key of ``signals`` receives ``m_b L_b`` ``(B, *target.shape)``
         instead of ``m`` (e-prop's learning signal times the TD error, say); the others
-        receive ``m``. Both are validated here, once.
+        receive ``m``. A rule that keeps a trace of the signals (``rule.keeps_signal``, e.g.
+        :class:`~snnrl.learning.EProp` with ``tc_signal``) receives ``m`` and ``L`` apart. Both
+        are validated here, once.
 
         Args:
             modulator: a finite number or a ``(B,)`` tensor (one value per batch element).
@@ -540,5 +542,7 @@ class Network(nn.Module):
             for key, conn in self.connections.items():
                 if conn.rule is not None:
                     signal = per_layer.get(self.endpoints[key][1]) if per_layer else None
-                    mc: Modulator = m if signal is None else with_signal(m, signal)
-                    conn.rule.deliver(conn, mc)
+                    args: tuple[Any, ...] = (m,)
+                    if signal is not None:  # kept apart by e.g. e-prop's trace of L * E (tc_signal)
+                        args = (m, signal) if getattr(conn.rule, "keeps_signal", False) else (with_signal(m, signal),)
+                    conn.rule.deliver(conn, *args)

@@ -29,8 +29,9 @@ class Plasticity(Protocol):
     def step(self, connection: AbstractConnection, reward: Modulator | None) -> None:
         """Update the weights for the step that just happened."""
 
-    def deliver(self, connection: AbstractConnection, modulator: Modulator) -> None:
-        """Apply a modulator delivered once, now, to the eligibility built so far."""
+    def deliver(self, connection: AbstractConnection, modulator: Modulator, signal: Tensor | None = None) -> None:
+        """Apply a modulator delivered once, now, to the eligibility built so far (with a
+        neuron-specific learning signal ``(B, *target.shape)``, or None)."""
 
     def changes_weights(self, connection: AbstractConnection, reward: Modulator | None) -> bool:
         """Whether :meth:`step` with this ``reward`` may change the weights."""

@@ -221,3 +221,55 @@ def test_windowed_eligibility_equals_the_step_by_step_equations(batch):
         if t == 12:
             net.state_dict()  # reading the state flushes; nothing changes
     torch.testing.assert_close(rule.eligibility(), e, rtol=1e-5, atol=1e-6)
+
+
+def _two_outputs(rule: EProp, batch: int) -> Network:
+    net = Network(dt=1.0, batch_size=batch)
+    net.add_layer(Input(3), "X")
+    net.add_layer(LIFNodes(2), "A")
+    w = torch.tensor([[6.0, 4.0], [5.0, 7.0], [3.0, 6.0]])
+    net.add_connection(Connection(net.layers["X"], net.layers["A"], w, rule=rule), "X", "A")
+    return net
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_signal_trace_filters_signal_times_eligibility(batch):
+    """tc_signal: F <- exp(-k dt / tau_s) F + L * E, E <- 0 at each delivery with a signal, and
+    dw = nu mean_b(delta_b F_b): the first window keeps the sign of its own action's error."""
+    tau_s, steps, nu = 40.0, 8, 0.5
+    rule = EProp(nu=nu, tc_e_trace=25.0, tc_signal=tau_s)
+    twin = EProp(nu=nu, tc_e_trace=25.0)  # the same eligibility, delivered the plain way
+    nets = [_two_outputs(rule, batch), _two_outputs(twin, batch)]
+    gen = torch.Generator().manual_seed(0)
+    windows = [torch.rand(steps, batch, 3, generator=gen) < 0.6 for _ in range(2)]
+    signals = [torch.tensor([[1.0, -1.0]] * batch) * s for s in (0.7, -0.4)]  # action 0, then action 1
+    deltas = [torch.zeros(batch), torch.tensor([1.5, -0.5][:batch])]
+    es, w0 = [], nets[0].connections["X->A"].weight.clone()
+    for x, sig, d in zip(windows, signals, deltas, strict=True):
+        for net in nets:
+            net.run({"X": x}, reward=0.0)
+        es.append(rule.eligibility().clone())
+        torch.testing.assert_close(es[-1], twin.eligibility() if len(es) == 1 else es[-1])
+        nets[0].deliver_reward(d, signals={"A": sig})
+    assert not rule.e.any()  # consumed into F
+    kappa = math.exp(-steps / tau_s)
+    f = kappa * signals[0][:, None, :] * es[0] + signals[1][:, None, :] * es[1]
+    torch.testing.assert_close(rule.f, f)
+    want = w0 + nu * (deltas[1][:, None, None] * f).mean(0)
+    torch.testing.assert_close(nets[0].connections["X->A"].weight, want)
+    # the plain delivery multiplies the second signal into the decayed first window instead
+    nets[1].deliver_reward(deltas[1], signals={"A": signals[1]})
+    assert not torch.allclose(nets[1].connections["X->A"].weight, want)
+
+
+def test_signal_trace_resets_with_the_episode_and_checkpoints():
+    rule = EProp(nu=1.0, tc_signal=50.0)
+    net = _two_outputs(rule, 2)
+    net.run({"X": torch.ones(8, 2, 3, dtype=torch.bool)}, reward=0.0)
+    net.deliver_reward(torch.zeros(2), signals={"A": torch.ones(2, 2)})
+    assert rule.f.abs().sum() > 0 and "f" in rule.state_dict()
+    rule.reset_state_variables(torch.tensor([True, False]))
+    assert not rule.f[0].any() and rule.f[1].any()
+    assert "f" not in EProp(nu=1.0).state_dict()  # checkpoints of the plain rule are unchanged
+    with pytest.raises(ValueError, match="tc_signal"):
+        EProp(tc_signal=0.0)
