@@ -31,7 +31,7 @@ STEPS = 16
 
 
 def build(seed: int, hidden: int, output_only: bool, ideal: bool, nu_hidden: float,
-          nu_output: float) -> tuple[Network, Monitor, torch.Generator]:
+          nu_output: float, tc_signal: float | None = None) -> tuple[Network, Monitor, torch.Generator]:
     gen = torch.Generator().manual_seed(seed)
     net = Network(dt=1.0)
     x, h, a = Input(4), LIFNodes(hidden, refrac=2.0), LIFNodes(10, refrac=2.0)
@@ -43,17 +43,18 @@ def build(seed: int, hidden: int, output_only: bool, ideal: bool, nu_hidden: flo
         for j in range(hidden):
             w_xh[(j % 4) // 2, j] = w_xh[2 + j % 2, j] = 7.0
     net.add_connection(Connection(x, h, w_xh, wmin=-20.0, wmax=20.0,
-                                  rule=None if output_only else EProp(nu=nu_hidden)), "X", "H")
+                                  rule=None if output_only else EProp(nu=nu_hidden, tc_signal=tc_signal)), "X", "H")
     w_ha = torch.rand(hidden, 10, generator=gen) * 6.0
-    net.add_connection(Connection(h, a, w_ha, wmin=-20.0, wmax=20.0, rule=EProp(nu=nu_output)), "H", "A")
+    net.add_connection(Connection(h, a, w_ha, wmin=-20.0, wmax=20.0, rule=EProp(nu=nu_output, tc_signal=tc_signal)),
+                       "H", "A")
     monitor = Monitor(a, ["s"], time=STEPS)
     net.add_monitor(monitor, "A")
     return net, monitor, gen
 
 
 def run(seed: int, episodes: int, hidden: int, output_only: bool, ideal: bool, nu_hidden: float,
-        nu_output: float) -> np.ndarray:
-    net, monitor, gen = build(seed, hidden, output_only, ideal, nu_hidden, nu_output)
+        nu_output: float, tc_signal: float | None = None) -> np.ndarray:
+    net, monitor, gen = build(seed, hidden, output_only, ideal, nu_hidden, nu_output, tc_signal)
     decoder = SoftmaxCounts(temperature=2.0, neurons_per_action=5, seed=seed)
     decoder.bind(gym.spaces.Discrete(2), 10, steps=STEPS)
     feedback = Feedback(net, "A", 2, neurons_per_action=5, hidden=() if output_only else ("H",), seed=seed)
@@ -93,11 +94,15 @@ def main() -> None:
     parser.add_argument("--ideal", action="store_true", help="hidden neurons that detect the four cases")
     parser.add_argument("--nu-hidden", type=float, default=1.0)
     parser.add_argument("--nu-output", type=float, default=5.0)
+    parser.add_argument("--tc-signal", type=float, default=None,
+                        help="e-prop's actor trace (ms): fold each answer's learning signal into its own "
+                             "eligibility (default: none, the signal multiplies E as it is)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     first, _, last = args.seeds.partition("-")
     for seed in range(int(first), int(last or first) + 1):
-        returns = run(seed, args.episodes, args.hidden, args.output_only, args.ideal, args.nu_hidden, args.nu_output)
+        returns = run(seed, args.episodes, args.hidden, args.output_only, args.ideal, args.nu_hidden, args.nu_output,
+                      args.tc_signal)
         blocks = returns[: len(returns) // 25 * 25].reshape(-1, 25).mean(1).round(1).tolist()
         print(f"seed {seed}: mean return per 25 episodes {blocks}; last 100: {returns[-100:].mean():.1f}", flush=True)
 
