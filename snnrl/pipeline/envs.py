@@ -83,6 +83,25 @@ def _encoding_wrapper(env: Any) -> Any:
     return None
 
 
+class _StepRecord:
+    """What one :meth:`step` of a list driver fills in, environment by environment."""
+
+    def __init__(self, n: int) -> None:
+        self.reward = np.zeros(n, dtype=np.float64)
+        self.terminated = np.zeros(n, dtype=bool)
+        self.truncated = np.zeros(n, dtype=bool)
+
+    def put(self, driver: Any, i: int, obs: Any, r: Any, term: Any, trunc: Any, lives: int) -> None:
+        """Record environment ``i``'s transition on ``driver`` (its ``obs``, ``lives``, ``life_lost``)."""
+        driver.obs[i] = obs
+        self.reward[i], self.terminated[i], self.truncated[i] = float(r), bool(term), bool(trunc)
+        driver.life_lost[i] = 0 <= lives < driver.lives[i]
+        driver.lives[i] = lives
+
+    def result(self, driver: Any, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        return driver.obs.copy(), self.reward, self.terminated, self.truncated, active.copy()
+
+
 class EnvList:
     """Single environments stepped one after the other (see the module docstring)."""
 
@@ -115,19 +134,12 @@ class EnvList:
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step the active environments; returns ``(obs, reward, terminated, truncated, valid)``."""
-        n = self.n
-        reward = np.zeros(n, dtype=np.float64)
-        terminated = np.zeros(n, dtype=bool)
-        truncated = np.zeros(n, dtype=bool)
+        record = _StepRecord(self.n)
         self.life_lost[:] = False
         for i in np.flatnonzero(active):
             obs, r, term, trunc, info = self.envs[i].step(actions[i])
-            self.obs[i] = obs
-            reward[i], terminated[i], truncated[i] = float(r), bool(term), bool(trunc)
-            lives = int(info.get("lives", -1))
-            self.life_lost[i] = 0 <= lives < self.lives[i]
-            self.lives[i] = lives
-        return self.obs.copy(), reward, terminated, truncated, active.copy()
+            record.put(self, int(i), obs, r, term, trunc, int(info.get("lives", -1)))
+        return record.result(self, active)
 
     def intensities(self) -> np.ndarray:
         """The noise-free intensities behind each environment's last observation (its spike
@@ -285,21 +297,15 @@ class AsyncEnvList:
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step the active environments; returns ``(obs, reward, terminated, truncated, valid)``."""
-        n = self.n
-        reward = np.zeros(n, dtype=np.float64)
-        terminated = np.zeros(n, dtype=bool)
-        truncated = np.zeros(n, dtype=bool)
+        record = _StepRecord(self.n)
         self.life_lost[:] = False
         indices = [int(i) for i in np.flatnonzero(active)]
         for i in indices:
             self._send(i, "step", actions[i])
         for i, (obs, r, term, trunc, lives, intensity) in zip(indices, self._collect(indices), strict=True):
-            self.obs[i] = obs
-            reward[i], terminated[i], truncated[i] = float(r), bool(term), bool(trunc)
-            self.life_lost[i] = 0 <= lives < self.lives[i]
-            self.lives[i] = lives
+            record.put(self, i, obs, r, term, trunc, lives)
             self._intensity[i] = intensity
-        return self.obs.copy(), reward, terminated, truncated, active.copy()
+        return record.result(self, active)
 
     def intensities(self) -> np.ndarray:
         """As :meth:`EnvList.intensities` (the workers send them with every observation)."""
