@@ -31,6 +31,18 @@ examples:
 """
 
 
+def _run_overrides(args: argparse.Namespace) -> list[str]:
+    """The preset changes that single runs and seed sets share: environments and checkpoints."""
+    out = []
+    if args.num_envs is not None:
+        out.append(f"env.num_envs={args.num_envs}")
+    if args.async_envs:
+        out.append('env.vectorization="async"')
+    if args.checkpoint_interval is not None:
+        out.append(f"training.checkpoint_interval={args.checkpoint_interval}")
+    return out
+
+
 def train(args: argparse.Namespace) -> int:
     import torch
 
@@ -52,12 +64,7 @@ def train(args: argparse.Namespace) -> int:
         return 2
     if args.seed is not None:
         overrides.append(f"training.seed={args.seed}")
-    if args.num_envs is not None:
-        overrides.append(f"env.num_envs={args.num_envs}")
-    if args.async_envs:
-        overrides.append('env.vectorization="async"')
-    if args.checkpoint_interval is not None:
-        overrides.append(f"training.checkpoint_interval={args.checkpoint_interval}")
+    overrides.extend(_run_overrides(args))
     try:
         train_agent(
             args.agent, overrides, runs_dir=args.runs_dir, run_dir=args.run_dir, resume=resume,
@@ -95,12 +102,7 @@ def _train_seeds(args: argparse.Namespace, overrides: list[str], resume: str | N
     if args.seed is not None:
         print("snnrl train: give either --seed or --seeds", file=sys.stderr)
         return 2
-    if args.num_envs is not None:
-        overrides.append(f"env.num_envs={args.num_envs}")
-    if args.async_envs:
-        overrides.append('env.vectorization="async"')
-    if args.checkpoint_interval is not None:
-        overrides.append(f"training.checkpoint_interval={args.checkpoint_interval}")
+    overrides.extend(_run_overrides(args))
     options = {"episodes": args.episodes, "minutes": args.minutes, "eval_episodes": args.eval_episodes,
                "baseline_episodes": args.baseline_episodes, "tensorboard": False if args.no_tensorboard else None,
                "plot": False if args.no_plot else None}
