@@ -257,8 +257,8 @@ class PolicyConfig(_Table):
 class RewardConfig(_Table):
     r"""``[reward]``: what modulates plasticity. The shaped reward (the fields but ``signal`` are
     :class:`~snnrl.pipeline.RewardShaping`'s) is
-    ``scale * clip(sign(r)) + step_bonus + terminal [terminated] + life_loss [life lost]``,
-    and the signal turns it into the modulator."""
+    ``scale * clip(sign(r)) + step_bonus + terminal [terminated] + life_loss [life lost]
+    - entropy log pi(a|s)``, and the signal turns it into the modulator."""
 
     signal: Mapping[str, Any] = _key(factory=lambda: {"type": "RawReward"})
     """The reward signal: ``RawReward``, ``MovingAverageRPE`` (``window``, ``update``) or
@@ -275,6 +275,11 @@ class RewardConfig(_Table):
     """Replace the reward by its sign (Atari)."""
     life_loss: float = 0.0
     """Added when ``info["lives"]`` goes down (Atari)."""
+    entropy: float = _key(0.0, low=0.0)
+    """>= 0: adds ``entropy * (-log pi(a|s))`` for the action taken (an entropy bonus, as in
+    soft actor-critics): it keeps a sampling policy from collapsing onto one action. Needs a
+    Discrete decoder that samples (``SoftmaxCounts``, ``MultinomialCounts``, optionally inside
+    ``EpsilonGreedy``)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,7 +48,7 @@ from snnrl.pipeline.callbacks import (
 from snnrl.pipeline.critic import Critic, SpikingCritic
 from snnrl.pipeline.envs import AsyncEnvList, EnvList
 from snnrl.pipeline.trainer import LinearCritic, RewardShaping, Trainer, summarize
-from snnrl.policy.decoders import DiscreteDecoder
+from snnrl.policy.decoders import action_readout
 from snnrl.policy.policy import SpikingPolicy
 
 __all__ = ["BEST_NAME", "CHECKPOINT_NAME", "RunResult", "build_trainer", "find_resume_checkpoint", "run_name",
@@ -110,10 +110,10 @@ def _build_feedback(config: AgentConfig, policy: SpikingPolicy) -> Feedback | No
     f = config.feedback
     if f is None:
         return None
-    decoder = policy.decoder
-    if not isinstance(decoder, DiscreteDecoder):
+    decoder = action_readout(policy.decoder)
+    if decoder is None:
         raise AgentError(f"[feedback] needs a decoder of a Discrete action space (it feeds back the action error); "
-                         f"{type(decoder).__name__} has none")
+                         f"{type(policy.decoder).__name__} has none")
     seed = derive_seed(config.seed, 5) % (2**31) if f.seed is None else f.seed
     try:
         return Feedback(policy.network, policy.output_layer, decoder.n_actions,

@@ -36,7 +36,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +50,7 @@ from snnrl.pipeline.callbacks import Callback, CallbackList, EpisodeInfo
 from snnrl.pipeline.critic import Critic
 from snnrl.pipeline.envs import make_driver
 from snnrl.pipeline.schedule import LearningRateSchedule
-from snnrl.policy.decoders import DiscreteDecoder
+from snnrl.policy.decoders import action_readout
 from snnrl.policy.policy import SpikingPolicy, load_policy
 
 __all__ = ["EVAL_STREAM", "TRAIN_STREAM", "LinearCritic", "RewardShaping", "Trainer", "forked_random_state",
@@ -66,11 +66,15 @@ class RewardShaping:
 
     .. math:: \tilde r = \text{scale}\cdot \text{clip}(\text{sign}(r)) + \text{step\_bonus}
               + \text{terminal}\cdot[\text{terminated}] + \text{life\_loss}\cdot[\text{a life was lost}]
+              - \text{entropy}\cdot\log\pi(a|s)
 
     (``sign``: replace ``r`` by its sign, as Atari agents do; ``clip > 0``: clip to
     ``[-clip, clip]``; ``terminal`` is added on termination only, not on truncation by a time
     limit; ``life_loss`` when the environment's ``info["lives"]`` went down, Atari's lost
-    lives). Returns reported in logs are always the environment's own.
+    lives). ``entropy``: the policy's ``-log pi(a|s)`` of the action taken, passed by the
+    trainer, times ``entropy`` (an entropy bonus: in expectation a policy-gradient actor then
+    also climbs ``entropy`` times the policy's entropy, which keeps it from collapsing onto one
+    action). Returns reported in logs are always the environment's own.
     """
 
     scale: float = 1.0
@@ -79,20 +83,28 @@ class RewardShaping:
     clip: float = 0.0
     sign: bool = False
     life_loss: float = 0.0
+    entropy: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("scale", "step_bonus", "terminal", "life_loss"):
             object.__setattr__(self, name, checks.finite(name, getattr(self, name)))
         object.__setattr__(self, "clip", checks.positive("clip", self.clip, strict=False))
+        object.__setattr__(self, "entropy", checks.positive("entropy", self.entropy, strict=False))
         object.__setattr__(self, "sign", checks.boolean("sign", self.sign))
 
-    def __call__(self, reward: np.ndarray, terminated: np.ndarray, life_lost: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, reward: np.ndarray, terminated: np.ndarray, life_lost: np.ndarray | None = None,
+                 neg_log_prob: np.ndarray | None = None) -> np.ndarray:
+        """The shaped reward per environment. Shape: every argument ``(B,)`` -> ``(B,)``."""
         r = np.sign(reward) if self.sign else np.asarray(reward, dtype=np.float64)
         if self.clip > 0:
             r = np.clip(r, -self.clip, self.clip)
         out = self.scale * r + self.step_bonus + self.terminal * terminated.astype(np.float64)
         if self.life_loss and life_lost is not None:
             out = out + self.life_loss * life_lost.astype(np.float64)
+        if self.entropy:
+            if neg_log_prob is None:
+                raise ValueError("an entropy bonus needs the policy's -log pi(a|s) of each action taken")
+            out = out + self.entropy * np.asarray(neg_log_prob, dtype=np.float64)
         return out
 
     @classmethod
@@ -306,7 +318,11 @@ class Trainer:
             raise TypeError(f"feedback must be a Feedback, got {type(feedback).__name__}")
         if feedback is not None and feedback.network is not policy.network:
             raise ValueError("feedback must be built on the policy's network")
-        if feedback is not None and not isinstance(policy.decoder, DiscreteDecoder):
+        self._readout = action_readout(policy.decoder)
+        if self.shaping.entropy and self._readout is None:
+            raise ValueError(f"an entropy bonus (reward.entropy) needs a decoder of a Discrete action space; "
+                             f"{type(policy.decoder).__name__} has none")
+        if feedback is not None and self._readout is None:
             raise ValueError(f"feedback needs a decoder of a Discrete action space (it feeds back the action error); "
                              f"{type(policy.decoder).__name__} has none")
         self.feedback = feedback
@@ -448,12 +464,15 @@ class Trainer:
             assert run.critic_x is not None  # set with the observations whenever learning
             value = self.critic.observe(run.critic_x)
         actions = policy.decide(x, deterministic=deterministic, learn=learn)
-        signals = None
-        if learn and self.feedback is not None:
-            decoder = cast(DiscreteDecoder, policy.decoder)
+        signals = neg_log_prob = None
+        if (learn and self.feedback is not None) or self.shaping.entropy:
             out = policy.last_output
-            assert out is not None  # decide() has just run
-            signals = self.feedback.signals(decoder.action_error(out, actions))
+            assert out is not None and self._readout is not None  # decide() has just run; checked in __init__
+            if learn and self.feedback is not None:
+                signals = self.feedback.signals(self._readout.action_error(out, actions))
+            if self.shaping.entropy:
+                prob = self._readout.action_probability(out, actions)
+                neg_log_prob = -torch.log(prob.clamp(min=1e-6)).cpu().numpy()
         if policy.record:
             self._accumulate_rates(run.rate_sums, x)
         obs2, reward, terminated, truncated, valid = driver.step(policy.to_env_action(actions), run.active)
@@ -463,7 +482,7 @@ class Trainer:
             truncated |= valid & (run.ep_len >= self.max_episode_steps) & ~terminated
         reward = np.where(valid, reward, 0.0)
         run.ep_ret += reward
-        shaped = np.where(valid, self.shaping(reward, terminated, driver.life_lost), 0.0)
+        shaped = np.where(valid, self.shaping(reward, terminated, driver.life_lost, neg_log_prob), 0.0)
         run.ep_shaped += shaped
         if run.count:
             self.total_steps += int(valid.sum())

@@ -61,6 +61,7 @@ __all__ = [
     "PopulationVote",
     "RateToValue",
     "SoftmaxCounts",
+    "action_readout",
     "decoder_from_spec",
     "register_decoder",
 ]
@@ -265,6 +266,19 @@ class DiscreteDecoder(Decoder):
             ``spikes``: ``(T, B, n_out)``; ``actions``: ``(B,)`` as this decoder returned them;
             output ``(B, A)`` float32.
         """
+        probs, index = self._policy_at(spikes, actions)
+        return torch.zeros_like(probs).scatter_(1, index, 1.0).sub_(probs)
+
+    def action_probability(self, spikes: Tensor, actions: Tensor) -> Tensor:
+        """``π(a|s)`` of the actions taken under this decoder's policy (:meth:`probabilities`).
+
+        Shape: ``spikes`` ``(T, B, n_out)``, ``actions`` ``(B,)`` -> ``(B,)`` float32.
+        """
+        probs, index = self._policy_at(spikes, actions)
+        return probs.gather(1, index).squeeze(1)
+
+    def _policy_at(self, spikes: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """The probabilities ``(B, A)`` of the window and the actions as column indices ``(B, 1)``."""
         self._check_bound()
         probs = self.probabilities(self.counts(_flat_spikes(spikes, self.n_out)))
         start = int(getattr(self.action_space, "start", 0))
@@ -272,7 +286,7 @@ class DiscreteDecoder(Decoder):
         if index.shape[0] != probs.shape[0] or bool(((index < 0) | (index >= probs.shape[1])).any()):
             raise ValueError(f"actions must be ({probs.shape[0]},) values of the action space, got "
                              f"{actions.tolist()}")
-        return torch.zeros_like(probs).scatter_(1, index, 1.0).sub_(probs)
+        return probs, index
 
     def neuron_error(self, spikes: Tensor, actions: Tensor) -> Tensor:
         """:meth:`action_error` for each output neuron (the error of the action it votes for).
@@ -518,6 +532,16 @@ class RateToValue(Decoder):
             frac = frac.clamp(0.0, 1.0)
         low, span = self._low.to(frac.device), self._span.to(frac.device)
         return (low + span * frac).view(frac.shape[0], *self._shape)
+
+
+def action_readout(decoder: Decoder) -> DiscreteDecoder | None:
+    """The Discrete decoder whose action error (``1[a = k] - π_k``) a learning signal feeds back:
+    the decoder itself, the inner decoder of an :class:`EpsilonGreedy` (its random actions are
+    credited through the inner policy's probabilities, as ε-soft actor-critics do), or None for
+    decoders of other action spaces."""
+    if isinstance(decoder, EpsilonGreedy):
+        return decoder.decoder
+    return decoder if isinstance(decoder, DiscreteDecoder) else None
 
 
 def decoder_from_spec(entry: Mapping[str, Any] | Decoder, path: str = "decoder") -> Decoder:

@@ -294,3 +294,88 @@ def test_periodic_evaluation_with_environments_of_its_own():
     assert with_eval.returns == plain.returns  # the evaluations did not disturb training
     with pytest.raises(ValueError, match=r"pass EvalCallback\(\.\.\., eval_env="):
         trainer_for("env.num_envs=2").learn(2, callback=EvalCallback(2, 1))
+
+
+def test_entropy_bonus_adds_minus_log_pi_of_the_action_taken():
+    s = RewardShaping(scale=2.0, life_loss=-1.0, entropy=0.1)
+    out = s(np.array([1.0, 0.0]), np.zeros(2, bool), np.array([False, True]), np.array([0.7, 2.0]))
+    np.testing.assert_allclose(out, [2.0 + 0.07, -1.0 + 0.2])
+    with pytest.raises(ValueError, match="-log pi"):
+        s(np.zeros(2), np.zeros(2, bool))
+    with pytest.raises(ValueError, match="entropy"):
+        RewardShaping(entropy=-0.1)
+
+
+def test_trainer_delivers_the_entropy_bonus_of_the_softmax_policy():
+    """Each delivered modulator is the raw reward plus entropy * -log pi(a|s), with pi the
+    decoder's softmax over the window's counts (closed form from the output spikes)."""
+    softmax = 'policy.decoder={type="SoftmaxCounts",params={neurons_per_action=5,temperature=2.0}}'
+    tr = trainer_for(softmax, "reward.signal={type=\"RawReward\"}", "reward.entropy=0.5")
+    policy, net = tr.policy, tr.policy.network
+    decide, deliver = policy.decide, net.deliver_reward
+    expected, got = [], []
+
+    def decide_(x, **k):
+        a = decide(x, **k)
+        counts = policy.last_output.float().sum(0).view(1, 2, 5).sum(-1)
+        pi = torch.softmax(counts / 2.0, dim=1)[0, int(a[0])]
+        expected.append(-0.5 * float(torch.log(pi)))
+        return a
+
+    def deliver_(m, *a):
+        got.append(float(m))
+        return deliver(m, *a)
+
+    policy.decide, net.deliver_reward = decide_, deliver_
+    env_step, rewards = tr.driver.envs[0].step, []
+
+    def step_(a):
+        out = env_step(a)
+        rewards.append(out[1])
+        return out
+
+    tr.driver.envs[0].step = step_
+    tr.learn(1)
+    assert len(got) == len(expected) == len(rewards) == 20
+    np.testing.assert_allclose(got, np.array(rewards) + np.array(expected), rtol=1e-5, atol=1e-6)
+    assert min(expected) > 0
+
+
+def test_entropy_bonus_needs_a_discrete_readout():
+    from snnrl.policy import RateToValue
+    from snnrl.policy.decoders import action_readout
+
+    tr = trainer_for()
+    assert action_readout(tr.policy.decoder) is tr.policy.decoder
+    assert action_readout(RateToValue()) is None
+    tr.policy.decoder = RateToValue()
+    with pytest.raises(ValueError, match=r"entropy bonus \(reward.entropy\) needs a decoder.*RateToValue"):
+        Trainer(tr.policy, tr.driver.envs, shaping=RewardShaping(entropy=0.1))
+
+
+def test_epsilon_greedy_feeds_back_the_inner_softmax_error():
+    """e-prop's learning signal under epsilon-greedy exploration: 1[a = k] - pi_k of the inner
+    softmax, also for the random actions; the run learns and is reproducible."""
+    eps = ('policy.decoder={type="EpsilonGreedy",params={epsilon=0.5,'
+           'decoder={type="SoftmaxCounts",params={neurons_per_action=5,temperature=2.0}}}}')
+    overrides = [*EPROP[:2], eps, "feedback={}"]
+    tr = trainer_for(*overrides)
+    inner = tr.policy.decoder.decoder
+    seen = []
+    signals = tr.feedback.signals
+
+    def signals_(err):
+        seen.append(err.clone())
+        return signals(err)
+
+    tr.feedback.signals = signals_
+    w0 = _weights(tr)
+    tr.learn(2)
+    assert len(seen) == 40
+    for err in seen:
+        assert err.shape == (1, 2) and abs(float(err.sum())) < 1e-6 and float(err.max()) > 0
+    assert any(not torch.equal(v, w0[k]) for k, v in _weights(tr).items())
+    assert isinstance(inner, type(tr.policy.decoder.decoder))
+    again = trainer_for(*overrides)
+    again.learn(2)
+    assert again.returns == tr.returns
