@@ -193,3 +193,30 @@ def test_sigkill_leaves_a_loadable_checkpoint_and_resume_is_exact(tmp_path, unin
     assert comparable(resumed) == uninterrupted
     assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]  # nothing half-written remains
     assert comparable(json.loads((run / "results.json").read_text())) == uninterrupted
+
+
+def test_a_figure_that_fails_half_way_leaves_the_old_image(tmp_path, monkeypatch):
+    """Plots are written like checkpoints: rendered in memory, then renamed over the old file."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from snnrl.analysis.learning import plot_learning_curve
+
+    path = tmp_path / "learning_curve.png"
+    plot_learning_curve([1.0, 2.0, 3.0], path)
+    old = path.read_bytes()
+    assert old.startswith(b"\x89PNG")
+    savefig = Figure.savefig
+
+    def half(self, fname, **kw):
+        fname.write(b"\x89PNG half an image")
+        raise RuntimeError("killed while rendering")
+
+    monkeypatch.setattr(Figure, "savefig", half)
+    with pytest.raises(RuntimeError, match="killed"):
+        plot_learning_curve([5.0, 1.0, 4.0, 2.0], path)
+    assert path.read_bytes() == old
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    plot_learning_curve([5.0, 1.0, 4.0, 2.0], path)
+    assert path.read_bytes() != old and path.read_bytes().startswith(b"\x89PNG")
+    assert [p.name for p in tmp_path.iterdir()] == ["learning_curve.png"]  # no temporary files left

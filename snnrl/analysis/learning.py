@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from snnrl.analysis.plotting import _pyplot
+from snnrl.analysis.plotting import _pyplot, save_figure
 
 __all__ = ["moving_average", "plot_learning_curve"]
 
@@ -65,8 +65,4 @@ def plot_learning_curve(
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 110)

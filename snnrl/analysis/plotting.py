@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,24 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int) -> Path:
+    """Render ``fig`` (format from the suffix, e.g. ``.png``) and write it atomically: a killed
+    writer leaves the old image or the new one, never half of one; then close the figure."""
+    import io
+
+    from snnrl.checkpoint import write_atomic
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=dpi)
+    finally:
+        _pyplot().close(fig)
+    write_atomic(path, buf.getvalue())
+    return path
 
 
 def plot_raster(spikes: Mapping[str, Tensor], path: str | Path, dt: float = 1.0, title: str | None = None) -> Path:
@@ -55,8 +74,4 @@ def plot_raster(spikes: Mapping[str, Tensor], path: str | Path, dt: float = 1.0,
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 120)

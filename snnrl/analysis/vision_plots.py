@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from snnrl.analysis.plotting import _pyplot
+from snnrl.analysis.plotting import _pyplot, save_figure
 
 __all__ = ["plot_accuracy", "plot_assignments", "plot_weight_grid", "weight_grid"]
 
@@ -50,11 +50,7 @@ def weight_grid(weight: Tensor, image_shape: tuple[int, int] = (28, 28), columns
 
 
 def _save(fig: Any, plt: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 120)
 
 
 def plot_weight_grid(weight: Tensor, path: str | Path, image_shape: tuple[int, int] = (28, 28),

@@ -392,6 +392,8 @@ def _plots(optuna: Any, study: Any, out: Path, complete: int) -> list[Path]:
 
 
 def _optuna_plots(optuna: Any, study: Any, out: Path, complete: int, plt: Any) -> list[Path]:
+    from snnrl.analysis.plotting import save_figure
+
     vm = optuna.visualization.matplotlib
     plots = [("optimization_history.png", vm.plot_optimization_history, complete >= 1),
              ("param_importances.png", vm.plot_param_importances, complete >= 2),
@@ -408,9 +410,7 @@ def _optuna_plots(optuna: Any, study: Any, out: Path, complete: int, plt: Any) -
         fig = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
         fig.set_size_inches(8, 4.5)
         fig.tight_layout()
-        fig.savefig(out / file, dpi=110)
-        plt.close(fig)
-        written.append(out / file)
+        written.append(save_figure(fig, out / file, 110))
     return written
 
 

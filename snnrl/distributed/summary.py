@@ -181,7 +181,7 @@ def plot_summary(summary: Mapping[str, Any], smoothed: np.ndarray, path: str | o
 
     Shape: ``smoothed`` ``(runs, episodes)``.
     """
-    from snnrl.analysis.plotting import _pyplot
+    from snnrl.analysis.plotting import _pyplot, save_figure
 
     plt = _pyplot()
     curve, evals = summary["curve"], summary.get("eval_curve")
@@ -210,7 +210,4 @@ def plot_summary(summary: Mapping[str, Any], smoothed: np.ndarray, path: str | o
         a.grid(alpha=0.3)
         a.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, 110)
