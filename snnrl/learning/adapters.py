@@ -440,8 +440,7 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
       A window's rows are computed for all its steps at once (trajectories of ``m`` and ``c`` by
       cumulative sums); the rows of each presynaptic neuron's spikes in the window are summed
       (``embedding_bag``: the rows are a small table that stays in cache) and added to ``K``
-      once per neuron, so a long window writes each row of ``K`` at most once. A window with
-      dense presynaptic activity (see ``dense_above``) is added by one matrix product instead.
+      once per neuron, so a long window writes each row of ``K`` at most once.
 
     Folding (``K += p ⊗ c``, ``c = 0``: one pass) keeps ``z~`` and is done before each weight
     update, which is then one fused pass ``w += E sum_b g_b K_b``; it bounds the round-off of
@@ -452,10 +451,6 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
 
     c: Tensor
     k: Tensor
-    #: A window whose presynaptic activity is non-zero in at least ``1 / dense_above`` of its
-    #: entries is added to ``K`` by one dense matrix product instead of row by row (faster
-    #: above about 3 % on one CPU thread: the row-by-row pass costs per spike, the product per entry).
-    dense_above = 32
 
     def _allocate_eligibility(self, batch_size: int, n_pre: int, n_post: int) -> None:
         self.register_buffer("c", self.p.new_zeros((batch_size, n_post)))
@@ -485,12 +480,9 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
         else:
             c_prev = c.expand(n, b, n_post)
         rows = m_t.mul_(mu).sub_(c_prev * kp)  # (n, B, n_post): the row of a spike at each step
-        by_step = pre.reshape(n, b * n_pre)
-        if int(torch.count_nonzero(by_step)) * self.dense_above >= by_step.numel():
-            self._flush_dense(pre, rows, kp)
-            return
         # the presynaptic spikes ordered by neuron (b, i), then by step: one bag per neuron
         # (nonzero of the transposed view lists them in that order without a transposed copy)
+        by_step = pre.reshape(n, b * n_pre)
         nz = by_step.t().nonzero()  # (spikes, 2): (b * n_pre + i, step)
         if not nz.shape[0]:
             return
@@ -505,22 +497,6 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
         if self.params.a_plus:
             inc = kp.view(n).index_select(0, step)
             p.view(-1).index_add_(0, neuron, inc if weights is None else inc.mul_(weights))
-
-    def _flush_dense(self, pre: Tensor, rows: Tensor, kp: Tensor) -> None:
-        """:meth:`_flush` for a window with many presynaptic spikes: ``K_b += S_b^T R_b`` as one
-        matrix product over the window's steps (``S`` the spikes ``(n, n_pre)``, ``R`` the rows
-        ``(n, n_post)``), and ``p_b += S_b^T kp``. Shape: ``pre`` ``(n, B, n_pre)``, ``rows``
-        ``(n, B, n_post)``, ``kp`` ``(n, 1, 1)``."""
-        p, k = self.p, self.k
-        s = pre.to(rows.dtype)
-        if k.shape[0] == 1:
-            k[0].addmm_(s[:, 0].t(), rows[:, 0])
-            if self.params.a_plus:
-                p[0].addmv_(s[:, 0].t(), kp.view(-1))
-        else:
-            k.baddbmm_(s.permute(1, 2, 0), rows.transpose(0, 1))
-            if self.params.a_plus:
-                p.add_(torch.einsum("nbi,n->bi", s, kp.view(-1)))
 
     def fold(self) -> None:
         """``K += p ⊗ c``, ``c = 0`` (``z~`` unchanged)."""

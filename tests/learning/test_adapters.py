@@ -10,17 +10,14 @@ from snnrl import Connection, Input
 from snnrl.learning import MSTDP, MSTDPET, ConnectionAdapter, DenseAdapter, Hebbian, PostPre, Rmax, adapter_for
 from snnrl.learning.adapters import FactorizedSTDPEligibility, ScaledSTDPEligibility, STDPEligibility
 
-ELIGIBILITY = {"scaled": ScaledSTDPEligibility, "factorized": FactorizedSTDPEligibility,
-               "factorized-dense": FactorizedSTDPEligibility, "generic": STDPEligibility}
+ELIGIBILITY = {"scaled": ScaledSTDPEligibility, "factorized": FactorizedSTDPEligibility, "generic": STDPEligibility}
 
 
-@pytest.fixture(params=["scaled", "factorized", "factorized-dense", "generic"])
+@pytest.fixture(params=["scaled", "factorized", "generic"])
 def variant(request, monkeypatch):
-    """Which STDP eligibility a small test connection gets (the dense ones by size threshold);
-    "factorized" adds every window row by row, "factorized-dense" by one matrix product."""
-    if request.param.startswith("factorized"):
+    """Which STDP eligibility a small test connection gets (the dense ones by size threshold)."""
+    if request.param == "factorized":
         monkeypatch.setattr(DenseAdapter, "factorize_above", 0)
-        monkeypatch.setattr(FactorizedSTDPEligibility, "dense_above", 1 if request.param.endswith("dense") else 1 << 62)
     return request.param
 
 
