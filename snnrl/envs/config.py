@@ -4,6 +4,8 @@ The schema is documented in ``envs/README.md``; in short::
 
     id = "ALE/Breakout-v5"              # the Gymnasium id (required)
     description = "..."                 # free text (optional)
+    mirror = "width"                    # optional: the game is the same mirrored along this axis
+                                        # of the observation grid with LEFT and RIGHT swapped
 
     [make]                              # keyword arguments of gymnasium.make (optional)
     frameskip = 1
@@ -48,7 +50,7 @@ __all__ = [
     "presets_dir",
 ]
 
-TOP_LEVEL_KEYS = ("id", "description", "make", "preprocess", "encoder")
+TOP_LEVEL_KEYS = ("id", "description", "mirror", "make", "preprocess", "encoder")
 
 _SCALING = ("low", "high", "unbounded", "scale", "out_of_range")
 
@@ -63,7 +65,7 @@ PREPROCESS_STEPS: dict[str, tuple[str, ...]] = {
         "grayscale_newaxis",
         "scale_obs",
     ),
-    "fire_reset": ("on_life_loss",),  # snnrl.wrappers.FireOnReset
+    "fire_reset": ("on_life_loss", "presses"),  # snnrl.wrappers.FireOnReset
     "crop": ("rows", "cols", "game"),  # snnrl.wrappers.CropObservation
     "resize": ("shape",),  # gymnasium.wrappers.ResizeObservation
     "binarize": ("threshold",),  # snnrl.wrappers.BinarizeObservation
@@ -110,6 +112,10 @@ class EnvPreset:
         preprocess: the preprocessing steps, each a dict with ``type`` and options.
         encoder: the encoder (a dict with ``type`` and options) or None.
         path: the file it was read from, if any.
+        mirror: ``"width"`` or ``"height"``: the axis of the observation grid along which the
+            game is the same in a mirror once LEFT and RIGHT are swapped (what
+            ``[policy] mirror = true`` of an agent ties, :mod:`snnrl.policy.symmetry`); None
+            when the preset declares no symmetry.
     """
 
     name: str
@@ -119,6 +125,7 @@ class EnvPreset:
     preprocess: tuple[Mapping[str, Any], ...] = ()
     encoder: Mapping[str, Any] | None = None
     path: str | None = None
+    mirror: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], name: str, path: str | None = None) -> EnvPreset:
@@ -144,6 +151,9 @@ class EnvPreset:
         preprocess = tuple(
             _check_typed(step, PREPROCESS_STEPS, f"{where}, preprocess step {i}") for i, step in enumerate(steps)
         )
+        mirror = data.get("mirror")
+        if mirror is not None and mirror not in ("width", "height"):
+            raise PresetError(f"{where}: 'mirror' must be \"width\" or \"height\", got {mirror!r}")
         encoder = data.get("encoder")
         if encoder is not None:
             encoder = _check_typed(encoder, ENCODERS, f"{where}, [encoder]")
@@ -157,6 +167,7 @@ class EnvPreset:
             preprocess=preprocess,
             encoder=encoder,
             path=path,
+            mirror=mirror,
         )
 
 

@@ -251,6 +251,10 @@ class PolicyConfig(_Table):
     encoder: Mapping[str, Any] | None = None
     """An encoder component, ``{ type = "PoissonEncoder", params = { time = 16 } }``; only for
     environments without an ``[encoder]``."""
+    mirror: bool = False
+    """Tie the synapses from the input layer to the output layer under the environment preset's
+    mirror symmetry (its ``mirror`` key: LEFT and RIGHT swapped in a mirrored screen), so the
+    policy treats a state and its mirror image alike (:mod:`snnrl.policy.symmetry`)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from snnrl.pipeline.agent import AgentConfig, AgentError
 
-__all__ = ["build_envs", "build_network", "build_policy", "build_reward_signal", "derive_seed", "env_factories",
-           "env_preset"]
+__all__ = ["action_meanings", "build_envs", "build_network", "build_policy", "build_reward_signal", "derive_seed",
+           "env_factories", "env_preset", "tie_mirror"]
 
 _SEEDED_INITS = ("uniform", "normal")
 
@@ -39,6 +39,7 @@ def env_preset(config: AgentConfig) -> Any:
             preset = dataclasses.replace(preset, **changes)
             preset = type(preset).from_dict(
                 {"id": preset.id, "description": preset.description, "make": dict(preset.make),
+                 **({"mirror": preset.mirror} if preset.mirror is not None else {}),
                  "preprocess": [dict(p) for p in preset.preprocess],
                  **({"encoder": dict(preset.encoder)} if preset.encoder is not None else {})},
                 preset.name, preset.path)
@@ -116,6 +117,68 @@ def build_policy(config: AgentConfig, observation_space: Any, action_space: Any,
         raise AgentError(str(e)) from None
     except (TypeError, ValueError) as e:
         raise AgentError(f"policy: {e}") from None
+
+
+def action_meanings(env: Any) -> list[str] | None:
+    """The names of ``env``'s actions (ALE's ``get_action_meanings``, through any
+    :class:`~snnrl.wrappers.ActionSubset`), or None when the environment has none."""
+    from snnrl.wrappers import ActionSubset
+
+    chain = [env]
+    while hasattr(chain[-1], "env"):
+        chain.append(chain[-1].env)
+    get = getattr(chain[-1], "get_action_meanings", None)
+    if get is None:
+        return None
+    meanings = [str(m) for m in get()]
+    for wrapper in reversed(chain[:-1]):  # the innermost wrapper first
+        if isinstance(wrapper, ActionSubset):
+            start = int(getattr(wrapper.env.action_space, "start", 0))
+            meanings = [meanings[k - start] for k in wrapper.keep]
+    return meanings
+
+
+def tie_mirror(config: AgentConfig, policy: Any, meanings: Sequence[str] | None) -> None:
+    """``[policy] mirror = true``: tie the synapses from the input layer to the output layer
+    under the environment preset's ``mirror`` (:mod:`snnrl.policy.symmetry`)."""
+    from snnrl.policy.decoders import action_readout
+    from snnrl.policy.symmetry import action_swap, mirror_partners
+
+    if not config.policy.mirror:
+        return
+    axis = env_preset(config).mirror
+    where = "[policy] mirror = true"
+    if axis is None:
+        raise AgentError(f"{where} needs an environment preset that declares its symmetry (mirror = \"width\" "
+                         f"or \"height\"); {config.env.preset!r} has none")
+    if meanings is None:
+        raise AgentError(f"{where} needs the names of the environment's actions (an ALE game); "
+                         f"{config.env.preset!r} has none")
+    readout = action_readout(policy.decoder)
+    shape = tuple(getattr(policy.observation_space, "shape", ()) or ())
+    if readout is None or len(shape) < 2:
+        raise AgentError(f"{where} needs a Discrete decoder and an observation grid (..., H, W), got "
+                         f"{type(policy.decoder).__name__} and shape {shape}")
+    grid = (int(shape[-2]), int(shape[-1]))
+    net = policy.network
+    tied = 0
+    try:
+        partners = mirror_partners(grid, axis, action_swap(meanings), readout.neurons_per_action)
+        for key, (src, tgt) in net.endpoints.items():
+            if (src, tgt) != (policy.input_layer, policy.output_layer):
+                continue
+            conn = net.connections[key]
+            if tuple(conn.weight.shape) != tuple(partners.shape):
+                raise ValueError(f"connection {src!r} -> {tgt!r} has weights {tuple(conn.weight.shape)}; a "
+                                 f"{grid[0]}x{grid[1]} grid to {partners.shape[1]} output neurons needs "
+                                 f"{tuple(partners.shape)}")
+            conn.set_tie(partners)
+            tied += 1
+    except (TypeError, ValueError) as e:
+        raise AgentError(f"{where}: {e}") from None
+    if not tied:
+        raise AgentError(f"{where}: no connection from the input layer {policy.input_layer!r} to the output "
+                         f"layer {policy.output_layer!r}")
 
 
 def build_reward_signal(config: AgentConfig) -> Any:

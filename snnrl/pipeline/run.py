@@ -34,7 +34,16 @@ from snnrl.checkpoint import write_atomic
 from snnrl.learning.feedback import Feedback
 from snnrl.network.nodes import Nodes
 from snnrl.pipeline.agent import AgentConfig, AgentError, load_agent, preset_name
-from snnrl.pipeline.build import build_envs, build_policy, build_reward_signal, derive_seed, env_factories
+from snnrl.pipeline.build import (
+    action_meanings,
+    build_envs,
+    build_policy,
+    build_reward_signal,
+    derive_seed,
+    env_factories,
+    env_preset,
+    tie_mirror,
+)
 from snnrl.pipeline.callbacks import (
     Callback,
     CallbackList,
@@ -123,6 +132,19 @@ def _build_feedback(config: AgentConfig, policy: SpikingPolicy) -> Feedback | No
         raise AgentError(str(e)) from None
 
 
+def _action_meanings(config: AgentConfig, envs: EnvList | AsyncEnvList) -> list[str] | None:
+    """The names of the environments' actions (built once here when they live in workers)."""
+    if isinstance(envs, EnvList):
+        return action_meanings(envs.envs[0])
+    from snnrl.envs import build_env
+
+    env = build_env(env_preset(config), encode=False)
+    try:
+        return action_meanings(env)
+    finally:
+        env.close()
+
+
 def build_trainer(config: AgentConfig, *, num_envs: int | None = None, render_mode: str | None = None) -> Trainer:
     """The :class:`Trainer` an agent preset describes (environments, policy, reward, critic).
 
@@ -138,6 +160,8 @@ def build_trainer(config: AgentConfig, *, num_envs: int | None = None, render_mo
         envs = EnvList(build_envs(config, num_envs=n, render_mode=render_mode))
     try:
         policy = build_policy(config, envs.observation_space, envs.action_space, batch_size=envs.n)
+        if config.policy.mirror:
+            tie_mirror(config, policy, _action_meanings(config, envs))
         critic = _build_critic(config, policy)
         feedback = _build_feedback(config, policy)
         try:

@@ -656,7 +656,11 @@ class Trainer:
             raise ValueError(f"{os.fspath(path)} is a policy checkpoint without training state; it cannot be resumed")
         if state.get("format") != 1:
             raise ValueError(f"{os.fspath(path)}: unknown training-state format {state.get('format')!r}")
+        _carry_ties(self.policy.network, policy.network)
         self.policy = policy
+        self._readout = action_readout(policy.decoder)
+        if self.feedback is not None:  # its symmetric mode reads the current weights
+            self.feedback.network = policy.network
         self.seed = int(state["seed"])
         self.episodes_done = int(state["episodes_done"])
         self.total_steps = int(state["total_steps"])
@@ -671,6 +675,15 @@ class Trainer:
     def close(self) -> None:
         """Close the environments."""
         self.driver.close()
+
+
+def _carry_ties(old: Any, new: Any) -> None:
+    """Give ``new``'s connections the weight ties (``set_tie``) of ``old``'s connections of the
+    same name: ties come from the agent preset, not from the checkpoint."""
+    for name, conn in old.connections.items():
+        tie = conn._buffers.get("tie")
+        if tie is not None and name in new.connections:
+            new.connections[name].set_tie(tie.view(conn.weight.shape))
 
 
 def policy_generators(policy: SpikingPolicy) -> list[torch.Generator]:

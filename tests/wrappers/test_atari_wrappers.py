@@ -313,3 +313,40 @@ def test_fast_atari_preprocessing_falls_back_under_other_wrappers():
     assert env.step(0)[3]  # truncated after 3 of the 4 frames, by the TimeLimit
     with pytest.raises(gym.error.ResetNeeded):  # before reset: Gymnasium's path and its checks
         AtariPreprocessing(gym.make("ALE/Breakout-v5", frameskip=1), noop_max=0).step(0)
+
+
+def test_fire_on_reset_presses_fire_as_often_as_asked():
+    fake = FakeAle()
+    env = FireOnReset(fake, on_life_loss=True, presses=2)
+    env.reset(seed=0)
+    assert fake.actions == ["reset", 1, 1]
+    _, reward, terminated, truncated, _ = env.step(3)  # a life lost: two FIREs follow, rewards summed
+    assert fake.actions[-3:] == [3, 1, 1] and reward == 2.0 and not (terminated or truncated)
+    with pytest.raises(ValueError, match="presses"):
+        FireOnReset(FakeAle(), presses=0)
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_two_fire_presses_start_a_breakout_reset_that_one_press_does_not(presses):
+    """With sticky actions a single FIRE is swallowed about 1 time in 250 and Breakout then waits
+    for FIRE: reset seed 1192 is such a case; the breakout_mirror preset (no FIRE among its
+    actions) presses twice."""
+    pytest.importorskip("ale_py")
+    import dataclasses
+
+    from snnrl.envs import build_env, load_preset
+
+    preset = load_preset("breakout_mirror")
+    steps = tuple({**s, "presses": presses} if s["type"] == "fire_reset" else s for s in preset.preprocess)
+    assert {**dict(preset.preprocess[1]), "presses": 2} == dict(preset.preprocess[1])  # the preset's own value
+    env = build_env(dataclasses.replace(preset, preprocess=steps), encode=False)
+    ale = env.unwrapped.ale
+    env.reset(seed=1192)
+    ball = False
+    for _ in range(60):
+        env.step(0)
+        if ale.getScreenGrayscale()[94:188, 8:152].any():
+            ball = True
+            break
+    env.close()
+    assert ball == (presses == 2)

@@ -220,6 +220,7 @@ class AbstractConnection(nn.Module, ABC):
         self.register_buffer("mask", None)
         self.register_buffer("dale", None)
         self.register_buffer("_dale_sign", None, persistent=False)
+        self.register_buffer("tie", None, persistent=False)
         self.delay: int | Tensor = 0
         self.max_delay = 0
         self.probability: float | Tensor | None = None
@@ -357,10 +358,15 @@ class AbstractConnection(nn.Module, ABC):
         self.constrain()
 
     def constrain(self) -> None:
-        """Impose, in place: the weight bounds, then the structural mask, then Dale's rule."""
+        """Impose, in place: the tied pairs' mean (:meth:`set_tie`), the weight bounds, then the
+        structural mask, then Dale's rule."""
         w = self.weight.data
-        clamp_(w, self.wmin, self.wmax)
         buffers = self._buffers
+        tie = buffers["tie"]
+        if tie is not None:
+            flat = w.view(-1)
+            flat.copy_((flat + flat[tie]) * 0.5)
+        clamp_(w, self.wmin, self.wmax)
         mask = buffers["mask"]
         if mask is not None:
             w.masked_fill_(~mask, 0.0)
@@ -368,6 +374,39 @@ class AbstractConnection(nn.Module, ABC):
         if sign is not None:
             # w -> sign * max(sign * w, 0): exact for weights of the right sign (sign is +-1)
             w.mul_(sign).clamp_(min=0.0).mul_(sign)
+
+    def set_tie(self, partner: Tensor | None) -> None:
+        r"""Tie the weights in pairs: ``w[k] == w[partner[k]]`` (flat indices), kept after every
+        update by replacing both by their mean (the update a shared weight would get, halved).
+
+        A symmetry of the task becomes one of the synapses this way: e.g. a game that is the same
+        seen in a mirror with LEFT and RIGHT swapped ties the synapse from pixel ``(r, c)`` to a
+        RIGHT neuron to the one from ``(r, W - 1 - c)`` to the matching LEFT neuron
+        (:func:`snnrl.policy.symmetry.mirror_partners`). The weights are tied at once. Not saved
+        with the ``state_dict``: whoever builds the connection sets it.
+
+        Args:
+            partner: int64 tensor of the weight's shape whose entries are flat weight indices,
+                an involution (``partner[partner[k]] == k``; a fixed point ties a weight to
+                itself); None removes the tie.
+        """
+        if partner is None:
+            self.tie = None
+            return
+        w = self._parameters.get("weight")
+        if w is None:
+            raise TypeError(f"{type(self).__name__} has no weights to tie")
+        n = w.numel()
+        if not isinstance(partner, Tensor) or partner.dtype != torch.int64 or tuple(partner.shape) != tuple(w.shape):
+            got = (tuple(partner.shape), partner.dtype) if isinstance(partner, Tensor) else type(partner).__name__
+            raise ValueError(f"tie must be an int64 tensor of the weight's shape {tuple(w.shape)}, got {got}")
+        flat = partner.reshape(-1).to(w.device)
+        if bool(((flat < 0) | (flat >= n)).any()):
+            raise ValueError(f"tie entries must be flat weight indices in [0, {n - 1}]")
+        if not torch.equal(flat[flat], torch.arange(n, device=flat.device)):
+            raise ValueError("tie must pair the weights: partner[partner[k]] == k for every k")
+        self.tie = flat.clone()
+        self.constrain()
 
     def normalize(self) -> None:
         """Scale incoming weights so that each target neuron's absolute weights sum to ``norm``."""
