@@ -10,7 +10,7 @@ from snnrl.pipeline.run import build_trainer
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 PRESETS = sorted(p.stem for p in AGENTS.glob("*.toml"))
-ATARI = {"breakout", "pong", "space_invaders"}
+ATARI = {"breakout", "breakout_eprop", "pong", "space_invaders"}
 
 
 class StopAfter(Callback):
