@@ -681,7 +681,7 @@ def _carry_ties(old: Any, new: Any) -> None:
     """Give ``new``'s connections the weight ties (``set_tie``) of ``old``'s connections of the
     same name: ties come from the agent preset, not from the checkpoint."""
     for name, conn in old.connections.items():
-        tie = conn._buffers.get("tie")
+        tie = conn.tie
         if tie is not None and name in new.connections:
             new.connections[name].set_tie(tie.view(conn.weight.shape))
 
