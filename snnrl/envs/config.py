@@ -74,6 +74,7 @@ PREPROCESS_STEPS: dict[str, tuple[str, ...]] = {
     "overlay": ("weights", "reduce"),  # snnrl.wrappers.OverlayObservation
     "background": ("tau",),  # snnrl.wrappers.SubtractBackground
     "pool": ("size", "reduce"),  # snnrl.wrappers.PoolObservation
+    "spread": ("sigma",),  # snnrl.wrappers.SpreadObservation
     "repeat_action": ("k",),  # snnrl.wrappers.ActionRepeat
     "actions": ("keep",),  # snnrl.wrappers.ActionSubset
 }
@@ -91,7 +92,7 @@ ENCODERS: dict[str, tuple[str, ...]] = {
 """Encoder types and their options (besides ``type``); see :mod:`snnrl.wrappers.encoding`."""
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "resize": ("shape",), "stack": ("size",), "overlay": ("weights",), "pool": ("size",),
+    "resize": ("shape",), "stack": ("size",), "overlay": ("weights",), "pool": ("size",), "spread": ("sigma",),
     "repeat_action": ("k",), "actions": ("keep",),
 }
 

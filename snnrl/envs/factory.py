@@ -72,6 +72,8 @@ def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
         return W.SubtractBackground(env, **options)
     if kind == "pool":
         return W.PoolObservation(env, **options)
+    if kind == "spread":
+        return W.SpreadObservation(env, **options)
     if kind == "repeat_action":
         return W.ActionRepeat(env, **options)
     if kind == "actions":

@@ -9,8 +9,9 @@ Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atar
 * Atari pieces (:mod:`snnrl.wrappers.atari`): :class:`AtariPreprocessing` (Gymnasium's, with a
   faster step on a plain ALE environment), :class:`FireOnReset`, :class:`CropObservation`
   (with :data:`PLAY_AREAS`), :class:`BinarizeObservation`, :class:`FrameDifferenceObservation`,
-  :class:`OverlayObservation`, :class:`SubtractBackground`, :class:`PoolObservation`; the rest
-  of the chain is Gymnasium's own (``ResizeObservation``, ``FrameStackObservation``).
+  :class:`OverlayObservation`, :class:`SubtractBackground`, :class:`PoolObservation`,
+  :class:`SpreadObservation`; the rest of the chain is Gymnasium's own (``ResizeObservation``,
+  ``FrameStackObservation``).
 * :class:`SeedFirstReset`, :class:`ActionRepeat`, :class:`ActionSubset` (:mod:`snnrl.wrappers.common`).
 """
 
@@ -28,6 +29,7 @@ from snnrl.wrappers.atari import (
     FrameDifferenceObservation,
     OverlayObservation,
     PoolObservation,
+    SpreadObservation,
     SubtractBackground,
 )
 from snnrl.wrappers.common import ActionRepeat, ActionSubset, SeedFirstReset
@@ -57,6 +59,7 @@ __all__ = [
     "OverlayObservation",
     "PoissonObservation",
     "PoolObservation",
+    "SpreadObservation",
     "JointPopulationObservation",
     "PopulationObservation",
     "RankOrderObservation",

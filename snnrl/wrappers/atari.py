@@ -45,6 +45,7 @@ __all__ = [
     "FrameDifferenceObservation",
     "OverlayObservation",
     "PoolObservation",
+    "SpreadObservation",
     "SubtractBackground",
 ]
 
@@ -523,3 +524,52 @@ class PoolObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return self._pool(observation)
+
+
+class SpreadObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    r"""Spread every lit cell of a grid over its neighbours with a Gaussian profile: a coarse
+    code of position, as the overlapping receptive fields of place cells (or tile coding).
+
+    .. math:: y_{ij} = \max_{|k|, |l| \le R} x_{i + k, j + l}\, e^{-(k^2 + l^2) / 2\sigma^2},
+              \qquad R = \lceil 2 \sigma \rceil
+
+    A lit cell keeps its value (the profile is 1 at its centre) and lights its neighbours at
+    ``e^{-1/2\sigma^2}`` (one cell away), so a readout that learns about an object in one cell
+    also learns about it one cell away: an object that visits a cell rarely (a ball) is learned
+    about from its visits to the cells around. The max keeps values in ``[0, 1]`` where several
+    objects overlap, and keeps the brightest object where they meet (a sum would merge them).
+
+    Args:
+        env: an environment with Box observations ``(..., H, W)`` in ``[0, 1]``.
+        sigma: the profile's width in cells, > 0.
+
+    Shape:
+        observation: ``(..., H, W)`` float32.
+    """
+
+    def __init__(self, env: gym.Env, sigma: float = 1.0) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, sigma=sigma)
+        gym.ObservationWrapper.__init__(self, env)
+        space = _box(env, "SpreadObservation")
+        if len(space.shape) < 2:
+            raise ValueError(f"SpreadObservation needs (..., H, W) observations, got shape {space.shape}")
+        self.sigma = checks.positive("sigma", sigma, what="a positive number of cells")
+        radius = math.ceil(2.0 * self.sigma)
+        # (dy, dx, weight) of every offset but the centre, strongest first
+        self._offsets = sorted(
+            ((dy, dx, math.exp(-(dy * dy + dx * dx) / (2.0 * self.sigma**2)))
+             for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1) if dy or dx),
+            key=lambda o: -o[2],
+        )
+        self.observation_space = gym.spaces.Box(0.0, 1.0, space.shape, dtype=np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        x = np.asarray(observation, dtype=np.float32)
+        out = x.copy()
+        height, width = x.shape[-2:]
+        for dy, dx, weight in self._offsets:
+            # out[..., i, j] = max(out[..., i, j], weight * x[..., i - dy, j - dx])
+            src = x[..., max(0, -dy):height - max(0, dy), max(0, -dx):width - max(0, dx)]
+            dst = out[..., max(0, dy):height - max(0, -dy), max(0, dx):width - max(0, -dx)]
+            np.maximum(dst, weight * src, out=dst)
+        return out

@@ -90,6 +90,33 @@ def test_a_mirror_tied_breakout_agent_stays_symmetric_while_it_learns_and_after_
     assert again.policy.network.connections["X->A"].tie is not None  # ties come from the preset
 
 
+@pytest.mark.parametrize(
+    ("agent", "axis", "pairs"),
+    [
+        ("pong_eprop", "height", [(0, 1)]),  # RIGHT (up) <-> LEFT (down), upside down
+        ("space_invaders_eprop", "width", [(0, 0), (1, 1), (2, 3), (4, 5)]),  # NOOP, FIRE self-tied
+    ],
+)
+def test_the_same_recipe_ties_pong_and_space_invaders_under_their_own_mirror(agent, axis, pairs):
+    """The pong_eprop and space_invaders_eprop presets differ from breakout_eprop in their
+    environment preset (and reward) only; their ties follow the preset's axis and ALE's names."""
+    pytest.importorskip("ale_py")
+    from snnrl.pipeline import load_agent
+    from snnrl.pipeline.run import build_trainer
+
+    tr = build_trainer(load_agent(f"agents/{agent}.toml", ["training.seed=1"]))
+    conn = tr.policy.network.connections["X->A"]
+    cells = torch.arange(400).view(20, 20)
+    idx = (cells.flip(1) if axis == "width" else cells.flip(0)).reshape(-1)
+    w0 = conn.weight.detach().clone()
+    tr.learn(1)
+    w = conn.weight.detach()
+    assert not torch.equal(w, w0)  # it learned, and the ties held
+    for a, b in pairs:
+        torch.testing.assert_close(w[:, a * 10:(a + 1) * 10], w[idx, b * 10:(b + 1) * 10], rtol=0, atol=0)
+    tr.close()
+
+
 def test_mirror_needs_a_preset_that_declares_it(tmp_path):
     from pathlib import Path
 

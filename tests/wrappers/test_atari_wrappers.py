@@ -16,6 +16,7 @@ from snnrl.wrappers import (
     FrameDifferenceObservation,
     OverlayObservation,
     PoolObservation,
+    SpreadObservation,
     SubtractBackground,
 )
 
@@ -207,6 +208,36 @@ def test_pool_lights_a_cell_for_one_pixel_and_refuses_bad_sizes(scripted):
             PoolObservation(base, size=bad)
     with pytest.raises(ValueError, match="reduce"):
         PoolObservation(base, size=2, reduce="sum")
+
+
+def test_spread_is_a_gaussian_profile_around_each_lit_cell_and_keeps_the_max(scripted):
+    frame = np.zeros((2, 7, 9), np.float32)  # (k, H, W): spreads over the last two axes
+    frame[0, 3, 4] = 1.0
+    frame[1, 0, 0] = 0.5
+    frame[1, 0, 2] = 1.0
+    env = SpreadObservation(scripted(gym.spaces.Box(0, 1, frame.shape, np.float32), [frame]), sigma=1.0)
+    out = env.reset(seed=0)[0]
+    assert out.shape == frame.shape and out.dtype == np.float32 and out in env.observation_space
+    rows, cols = np.mgrid[0:7, 0:9]
+    d2 = (rows - 3) ** 2 + (cols - 4) ** 2
+    # radius ceil(2 sigma) = 2 in each axis: e^(-d^2 / 2) inside the 5x5 square, 0 outside
+    inside = (np.abs(rows - 3) <= 2) & (np.abs(cols - 4) <= 2)
+    np.testing.assert_allclose(out[0], np.where(inside, np.exp(-d2 / 2.0), 0.0), rtol=1e-6)
+    # two objects: the max of their profiles, not their sum; each keeps its own value
+    a = 0.5 * np.exp(-(rows**2 + cols**2) / 2.0) * ((rows <= 2) & (cols <= 2))
+    b = np.exp(-(rows**2 + (cols - 2) ** 2) / 2.0) * ((rows <= 2) & (np.abs(cols - 2) <= 2))
+    np.testing.assert_allclose(out[1], np.maximum(a, b), rtol=1e-6)
+    assert out[1, 0, 0] == pytest.approx(max(0.5, np.exp(-2.0)))
+
+
+def test_spread_refuses_a_bad_sigma_and_a_flat_observation(scripted):
+    base = scripted(gym.spaces.Box(0, 1, (4, 4), np.float32), [np.zeros((4, 4), np.float32)])
+    for bad in (0, -1.0, float("nan"), "1"):
+        with pytest.raises((ValueError, TypeError), match="sigma"):
+            SpreadObservation(base, sigma=bad)
+    flat = scripted(gym.spaces.Box(0, 1, (4,), np.float32), [np.zeros(4, np.float32)])
+    with pytest.raises(ValueError, match=r"needs \(\.\.\., H, W\) observations"):
+        SpreadObservation(flat)
 
 
 class FakeAle(gym.Env):
