@@ -75,6 +75,7 @@ PREPROCESS_STEPS: dict[str, tuple[str, ...]] = {
     "background": ("tau",),  # snnrl.wrappers.SubtractBackground
     "pool": ("size", "reduce"),  # snnrl.wrappers.PoolObservation
     "spread": ("sigma",),  # snnrl.wrappers.SpreadObservation
+    "project": ("onto",),  # snnrl.wrappers.ProjectObservation
     "repeat_action": ("k",),  # snnrl.wrappers.ActionRepeat
     "actions": ("keep",),  # snnrl.wrappers.ActionSubset
 }
@@ -93,7 +94,7 @@ ENCODERS: dict[str, tuple[str, ...]] = {
 
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "resize": ("shape",), "stack": ("size",), "overlay": ("weights",), "pool": ("size",), "spread": ("sigma",),
-    "repeat_action": ("k",), "actions": ("keep",),
+    "project": ("onto",), "repeat_action": ("k",), "actions": ("keep",),
 }
 
 

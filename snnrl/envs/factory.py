@@ -74,6 +74,8 @@ def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
         return W.PoolObservation(env, **options)
     if kind == "spread":
         return W.SpreadObservation(env, **options)
+    if kind == "project":
+        return W.ProjectObservation(env, **options)
     if kind == "repeat_action":
         return W.ActionRepeat(env, **options)
     if kind == "actions":

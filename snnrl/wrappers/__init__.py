@@ -10,8 +10,8 @@ Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atar
   faster step on a plain ALE environment), :class:`FireOnReset`, :class:`CropObservation`
   (with :data:`PLAY_AREAS`), :class:`BinarizeObservation`, :class:`FrameDifferenceObservation`,
   :class:`OverlayObservation`, :class:`SubtractBackground`, :class:`PoolObservation`,
-  :class:`SpreadObservation`; the rest of the chain is Gymnasium's own (``ResizeObservation``,
-  ``FrameStackObservation``).
+  :class:`SpreadObservation`, :class:`ProjectObservation`; the rest of the chain is Gymnasium's
+  own (``ResizeObservation``, ``FrameStackObservation``).
 * :class:`SeedFirstReset`, :class:`ActionRepeat`, :class:`ActionSubset` (:mod:`snnrl.wrappers.common`).
 """
 
@@ -29,6 +29,7 @@ from snnrl.wrappers.atari import (
     FrameDifferenceObservation,
     OverlayObservation,
     PoolObservation,
+    ProjectObservation,
     SpreadObservation,
     SubtractBackground,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "OverlayObservation",
     "PoissonObservation",
     "PoolObservation",
+    "ProjectObservation",
     "SpreadObservation",
     "JointPopulationObservation",
     "PopulationObservation",

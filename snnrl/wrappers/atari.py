@@ -45,6 +45,7 @@ __all__ = [
     "FrameDifferenceObservation",
     "OverlayObservation",
     "PoolObservation",
+    "ProjectObservation",
     "SpreadObservation",
     "SubtractBackground",
 ]
@@ -570,3 +571,54 @@ class SpreadObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs)
             dst = out[..., max(0, dy):height - max(0, -dy), max(0, dx):width - max(0, -dx)]
             np.maximum(dst, weight * src, out=dst)
         return out
+
+
+class ProjectObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    r"""Append a grid's projection onto one of its axes: where along that axis anything is lit.
+
+    ``onto="width"`` appends one row, the max over the rows of each column (the horizontal
+    positions of what is on the grid); ``onto="height"`` appends one column, the max over the
+    columns of each row (the vertical positions):
+
+    .. math:: y_{H, j} = \max_i x_{ij} \quad (\text{onto width}), \qquad
+              y_{i, W} = \max_j x_{ij} \quad (\text{onto height})
+
+    A readout learns one weight per cell of the grid, so what it learns about an object in one
+    row does not carry over to the same column in another row; a ball that crosses the screen
+    visits each cell rarely. The appended line gives every column (or row) one cell that is
+    lit wherever along the other axis the object is, so a weight learned there serves every row
+    (a population code of the object's position along the axis; the grid keeps the rest). The
+    appended line is a row (a column), so a mirror along either axis still maps the grid with
+    its projection onto itself.
+
+    Args:
+        env: an environment with Box observations ``(..., H, W)`` and finite bounds.
+        onto: ``"width"`` or ``"height"``.
+
+    Shape:
+        observation: ``(..., H + 1, W)`` (onto width) or ``(..., H, W + 1)`` (onto height); the
+        same dtype.
+    """
+
+    AXES = ("width", "height")
+
+    def __init__(self, env: gym.Env, onto: str = "width") -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, onto=onto)
+        gym.ObservationWrapper.__init__(self, env)
+        space = _box(env, "ProjectObservation")
+        if onto not in self.AXES:
+            raise checks.invalid("onto", f"one of {self.AXES}", onto)
+        if len(space.shape) < 2:
+            raise ValueError(f"ProjectObservation needs (..., H, W) observations, got shape {space.shape}")
+        self.onto = onto
+        self.observation_space = gym.spaces.Box(self._project(space.low), self._project(space.high),
+                                                dtype=space.dtype)
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if self.onto == "width":
+            return np.concatenate([x, x.max(axis=-2, keepdims=True)], axis=-2)
+        return np.concatenate([x, x.max(axis=-1, keepdims=True)], axis=-1)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return self._project(observation)

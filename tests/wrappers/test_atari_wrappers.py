@@ -16,6 +16,7 @@ from snnrl.wrappers import (
     FrameDifferenceObservation,
     OverlayObservation,
     PoolObservation,
+    ProjectObservation,
     SpreadObservation,
     SubtractBackground,
 )
@@ -238,6 +239,50 @@ def test_spread_refuses_a_bad_sigma_and_a_flat_observation(scripted):
     flat = scripted(gym.spaces.Box(0, 1, (4,), np.float32), [np.zeros(4, np.float32)])
     with pytest.raises(ValueError, match=r"needs \(\.\.\., H, W\) observations"):
         SpreadObservation(flat)
+
+
+def test_project_appends_the_max_along_the_other_axis(scripted):
+    frame = np.zeros((2, 4, 5), np.uint8)  # (k, H, W): projects over the last two axes
+    frame[0, 1, 3] = 255  # a ball
+    frame[0, 3, 0:2] = 128  # a paddle, two cells wide
+    frame[1, 2, 3] = 64
+    space = gym.spaces.Box(0, 255, frame.shape, np.uint8)
+    onto_width = ProjectObservation(scripted(space, [frame]), onto="width")
+    out = onto_width.reset(seed=0)[0]
+    assert out.shape == (2, 5, 5) and out.dtype == np.uint8 and out in onto_width.observation_space
+    np.testing.assert_array_equal(out[:, :4], frame)  # the grid is unchanged
+    np.testing.assert_array_equal(out[0, 4], [128, 128, 0, 255, 0])  # lit wherever in the column
+    np.testing.assert_array_equal(out[1, 4], [0, 0, 0, 64, 0])
+    onto_height = ProjectObservation(scripted(space, [frame]), onto="height")
+    out = onto_height.reset(seed=0)[0]
+    assert out.shape == (2, 4, 6) and out in onto_height.observation_space
+    np.testing.assert_array_equal(out[:, :, :5], frame)
+    np.testing.assert_array_equal(out[0, :, 5], [0, 255, 0, 128])
+    np.testing.assert_array_equal(out[1, :, 5], [0, 0, 64, 0])
+    # the bounds of the space are projected too, so a bounded space stays bounded
+    assert onto_width.observation_space.high.shape == (2, 5, 5) and onto_width.observation_space.high.max() == 255
+
+
+def test_project_commutes_with_the_mirror_along_either_axis(scripted):
+    """What a mirror-tied readout relies on: mirroring the projected grid is projecting the
+    mirrored grid, since the appended line is a row (onto width) or a column (onto height)."""
+    rng = np.random.default_rng(0)
+    frame = rng.random((3, 6, 7)).astype(np.float32)
+    space = gym.spaces.Box(0, 1, frame.shape, np.float32)
+    for onto, axis in (("width", -1), ("height", -2)):
+        direct = ProjectObservation(scripted(space, [np.flip(frame, axis).copy()]), onto=onto).reset(seed=0)[0]
+        mirrored = np.flip(ProjectObservation(scripted(space, [frame]), onto=onto).reset(seed=0)[0], axis)
+        np.testing.assert_array_equal(direct, mirrored)
+
+
+def test_project_refuses_a_bad_axis_and_a_flat_observation(scripted):
+    base = scripted(gym.spaces.Box(0, 1, (4, 4), np.float32), [np.zeros((4, 4), np.float32)])
+    for bad in ("rows", 0, None):
+        with pytest.raises(ValueError, match="onto"):
+            ProjectObservation(base, onto=bad)
+    flat = scripted(gym.spaces.Box(0, 1, (4,), np.float32), [np.zeros(4, np.float32)])
+    with pytest.raises(ValueError, match=r"needs \(\.\.\., H, W\) observations"):
+        ProjectObservation(flat)
 
 
 class FakeAle(gym.Env):
