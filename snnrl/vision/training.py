@@ -76,7 +76,7 @@ class Protocol:
         retry_increase: how much ``max_rate`` rises per retry.
         max_retries: at most this many retries per image.
         batch_size: images presented side by side while training (> 1: mini-batch STDP, see
-            :mod:`snnrl.vision.engine`).
+            :mod:`snnrl.fused`).
         test_batch_size: images side by side without learning (exact).
         supervised: use the labels while training (see :class:`Trainer`).
         supervision: ``"group"`` (only the neurons of the label's group may fire: a large

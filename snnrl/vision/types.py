@@ -1,7 +1,7 @@
-"""The types the Diehl & Cook model (:mod:`snnrl.vision.models`) and its fused simulation loop
-(:mod:`snnrl.vision.engine`) share: the model's parameters and what one run produced.
+"""The types of the Diehl & Cook model (:mod:`snnrl.vision.models`): its parameters, and what one
+run produced (:class:`Activity`, the core's :class:`snnrl.fused.Activity`: the model runs
+through the core's fused path for competitive networks).
 
-Both modules import them from here, so imports go one way (``models`` -> ``engine`` -> ``types``);
 ``snnrl.vision.models`` and ``snnrl.vision`` re-export them.
 """
 
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-import torch
-from torch import Tensor
+from typing import Any
 
 from snnrl import _checks as checks
+from snnrl.fused import Activity
 
 __all__ = ["INHIBITION", "REDUCTIONS", "Activity", "DiehlCookConfig"]
 
@@ -108,26 +106,3 @@ class DiehlCookConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for checkpoints and logs)."""
         return dataclasses.asdict(self)
-
-
-class Activity(NamedTuple):
-    """What one run of a :class:`DiehlCook` produced.
-
-    Attributes:
-        counts: excitatory spike counts per image, ``(B, N)`` float32.
-        events: every excitatory spike as ``(step, image, neuron)``, ``(E, 3)`` int64, in time
-            order (within a step by image, then neuron): the firing order n-gram readouts use.
-        steps: simulated steps.
-    """
-
-    counts: Tensor
-    events: Tensor
-    steps: int
-
-    def spikes(self) -> Tensor:
-        """Dense spikes ``(T, B, N)`` bool (for rasters)."""
-        b, n = self.counts.shape
-        out = torch.zeros(self.steps, b, n, dtype=torch.bool)
-        if self.events.numel():
-            out[self.events[:, 0], self.events[:, 1], self.events[:, 2]] = True
-        return out

@@ -1,8 +1,24 @@
-r"""The fused simulation loop of :class:`snnrl.vision.models.DiehlCook`.
+r"""Fused runs of competitive networks: a simulation loop for every network of one shape.
 
-It computes what the generic network of :meth:`DiehlCook.to_network` computes (synchronous
-propagation, :class:`~snnrl.network.DiehlAndCookNodes`, :class:`~snnrl.network.LIFNodes`,
-:class:`~snnrl.learning.PostPre`), step for step, but exploits the structure of this one model:
+The shape (Diehl & Cook 2015's, and every network built like it, whatever its layer names):
+
+* one :class:`~snnrl.network.Input` layer ``X`` of ``n_input`` neurons, feeding
+* one :class:`~snnrl.network.DiehlAndCookNodes` layer ``E`` of ``N`` neurons (adaptive thresholds,
+  optionally one spike per step) through a dense :class:`~snnrl.network.Connection` (an optional
+  mask, scalar bounds) that learns by :class:`~snnrl.learning.PostPre` (nearest-spike traces) or
+  not at all;
+* lateral inhibition, either through a :class:`~snnrl.network.LIFNodes` layer ``I`` of ``N``
+  neurons (``E -> I`` one to one with a uniform weight, ``I -> E`` any fixed ``(N, N)`` matrix) or
+  directly (``E -> E``, any fixed matrix);
+* synchronous propagation, no monitors, no other layer or connection; the inhibitory
+  connections have no rule, no connection has a bias, a delay, a norm, weight decay, Dale's
+  rule or stochastic transmission, and the neuron parameters are scalars.
+
+:func:`run_competitive` computes what :meth:`Network.run <snnrl.network.Network.run>` computes
+on such a network (the tests compare spikes, weights and thresholds), step for step, from the
+resting state, updating the network's weights and thresholds in place, only much faster; a
+network of another shape gets a :class:`ShapeError` that names what differs. It exploits the
+structure:
 
 * **Sparse input.** A pixel fires a few times per presentation, so the input current of a step
   is the sum of the weight rows of the inputs that fired (a gather), and STDP depression
@@ -16,31 +32,236 @@ propagation, :class:`~snnrl.network.DiehlAndCookNodes`, :class:`~snnrl.network.L
 * **Testing in batches.** Without learning the weights are fixed, so the input currents of all
   steps and images come from one gather, and many images run side by side; this is exact.
 
-With learning and ``B > 1`` images side by side (mini-batch training) the weight and threshold
-changes of the images add up (``reduction="sum"``, each image counts as if it were alone) or
-average (``"mean"``): an approximation of presenting them one after the other, since image
-``b`` does not see the changes the other images make during the same presentation.
+With learning and ``B > 1`` inputs side by side (mini-batch training) the weight and threshold
+changes of the inputs average (the rule's ``reduction="mean"``: exactly what ``Network.run``
+computes) or add up (``"sum"``: each input counts as if it were alone; ``Network.run`` adds the
+weight changes too but averages the threshold increases over the batch, so there the two
+differ): an approximation of presenting them one after the other, since input ``b`` does not
+see the changes the other inputs make during the same presentation.
 
-The two loops are long single functions on purpose (hence ``noqa: C901``): every helper call
-inside the step loop costs about a microsecond, which is a sizeable part of a step here.
+The vision pipeline's :class:`snnrl.vision.DiehlCook` runs through this path with a network
+that shares its weights and thresholds. The two loops are long single functions on purpose
+(hence ``noqa: C901``): every helper call inside the step loop costs about a microsecond, which
+is a sizeable part of a step here.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from snnrl.functional.lif import _one_spike
-from snnrl.vision.types import Activity
+from snnrl.learning.rules import PostPre
+from snnrl.network.connections.dense import Connection
+from snnrl.network.network import Network
+from snnrl.network.nodes import DiehlAndCookNodes, Input, LIFNodes
 
-if TYPE_CHECKING:
-    from snnrl.vision.models import DiehlCook
+__all__ = ["Activity", "CompetitiveParameters", "CompetitiveParts", "ShapeError", "competitive_parts",
+           "run_competitive"]
 
-__all__ = ["simulate"]
+
+class ShapeError(ValueError):
+    """A network that the fused path does not compute (the message says what differs)."""
+
+
+class Activity(NamedTuple):
+    """What one fused run produced.
+
+    Attributes:
+        counts: excitatory spike counts per image, ``(B, N)`` float32.
+        events: every excitatory spike as ``(step, image, neuron)``, ``(E, 3)`` int64, in time
+            order (within a step by image, then neuron): the firing order n-gram readouts use.
+        steps: simulated steps.
+    """
+
+    counts: Tensor
+    events: Tensor
+    steps: int
+
+    def spikes(self) -> Tensor:
+        """Dense spikes ``(T, B, N)`` bool (for rasters)."""
+        b, n = self.counts.shape
+        out = torch.zeros(self.steps, b, n, dtype=torch.bool)
+        if self.events.numel():
+            out[self.events[:, 0], self.events[:, 1], self.events[:, 2]] = True
+        return out
+
+
+@dataclass(frozen=True)
+class CompetitiveParameters:
+    """The scalars of a competitive network, read from its layers, connections and rule.
+
+    Attributes:
+        n_input, n_neurons: sizes of ``X`` and ``E``.
+        inhibition: ``"layer"`` (through ``I``) or ``"direct"`` (``E -> E``).
+        exc: the one-to-one weight of ``E -> I`` (0 with direct inhibition).
+        thresh, rest, reset, refrac, tc_decay, theta_plus, tc_theta_decay, one_spike: ``E``'s.
+        inh_thresh, inh_rest, inh_reset, inh_refrac, inh_tc_decay: ``I``'s (unused when direct).
+        nu_pre, nu_post, tc_pre, tc_post, reduction: the rule's (rates 0 without a rule).
+        wmin, wmax: the bounds of ``X -> E``.
+        dt: the network's time step.
+    """
+
+    n_input: int
+    n_neurons: int
+    inhibition: str
+    exc: float
+    thresh: float
+    rest: float
+    reset: float
+    refrac: float
+    tc_decay: float
+    theta_plus: float
+    tc_theta_decay: float
+    one_spike: bool
+    inh_thresh: float
+    inh_rest: float
+    inh_reset: float
+    inh_refrac: float
+    inh_tc_decay: float
+    nu_pre: float
+    nu_post: float
+    tc_pre: float
+    tc_post: float
+    reduction: str
+    wmin: float
+    wmax: float
+    dt: float
+
+
+class CompetitiveParts(NamedTuple):
+    """A competitive network's parameters and the tensors a fused run reads and updates in place.
+
+    Attributes:
+        params: :class:`CompetitiveParameters`.
+        weight: ``(n_input, N)``, the ``X -> E`` weights (the connection's own tensor).
+        theta: ``(N,)``, ``E``'s adaptive thresholds (its own buffer).
+        lateral: ``(N, N)``, the inhibition weights (``I -> E`` or ``E -> E``).
+        mask: ``(n_input, N)`` bool or None.
+        learns: whether ``X -> E`` has a rule.
+        generator: ``E``'s random source (the one-spike choice).
+    """
+
+    params: CompetitiveParameters
+    weight: Tensor
+    theta: Tensor
+    lateral: Tensor
+    mask: Tensor | None
+    learns: bool
+    generator: torch.Generator | None
+
+
+def _scalar(where: str, value: Any) -> float:
+    t = torch.as_tensor(value)
+    if t.numel() != 1:
+        raise ShapeError(f"{where} must be one number for the fused path, got a tensor of shape {tuple(t.shape)}")
+    return float(t)
+
+
+def _plain(where: str, conn: Any) -> None:
+    """A connection that only multiplies by its weights."""
+    if type(conn) is not Connection:
+        raise ShapeError(f"{where} must be a dense Connection, got {type(conn).__name__}")
+    problems = [name for name, bad in (
+        ("a bias", conn._parameters.get("bias") is not None),
+        ("a delay", conn.max_delay != 0),
+        ("a norm", conn.norm is not None),
+        ("weight decay", conn.weight_decay != 0),
+        ("Dale's rule", conn.dale is not None),
+        ("stochastic transmission", conn.stochastic),
+        ("an intensity", isinstance(conn.intensity, Tensor) or conn.intensity != 1.0),
+    ) if bad]
+    if problems:
+        raise ShapeError(f"{where} has {', '.join(problems)}; the fused path has none")
+
+
+def _nodes(where: str, layer: Any, names: tuple[str, ...]) -> dict[str, float]:
+    p = layer.p
+    if getattr(p, "lbound", None) is not None:
+        raise ShapeError(f"{where} has a voltage lower bound (lbound); the fused path has none")
+    return {name: _scalar(f"{where}'s {name}", getattr(p, name)) for name in names}
+
+
+def competitive_parts(net: Network) -> CompetitiveParts:
+    """The parts of a competitive network (see the module docstring), or a :class:`ShapeError`
+    that names what differs from that shape."""
+    if not isinstance(net, Network):
+        raise TypeError(f"expected a Network, got {type(net).__name__}")
+    if net.propagation != "synchronous":
+        raise ShapeError(f"the fused path computes synchronous propagation; this network's is {net.propagation!r}")
+    if net.monitors:
+        raise ShapeError(f"the fused path records no monitors; remove {sorted(net.monitors)} (it returns the "
+                         "excitatory spikes itself)")
+    layers: dict[str, Any] = dict(net.layers.items())
+    connections: dict[str, Any] = dict(net.connections.items())
+    inputs = [k for k, layer in layers.items() if type(layer) is Input]
+    excit = [k for k, layer in layers.items() if type(layer) is DiehlAndCookNodes]
+    if len(inputs) != 1 or len(excit) != 1:
+        raise ShapeError(f"a competitive network has one Input layer and one DiehlAndCookNodes layer; this one has "
+                         f"{len(inputs)} and {len(excit)} (layers {sorted(layers)})")
+    x, e = inputs[0], excit[0]
+    rest_layers = [k for k in layers if k not in (x, e)]
+    if len(rest_layers) > 1 or (rest_layers and type(layers[rest_layers[0]]) is not LIFNodes):
+        raise ShapeError(f"besides {x!r} and {e!r} a competitive network has at most one LIFNodes layer (the "
+                         f"inhibitory one); this one has {[(k, type(layers[k]).__name__) for k in rest_layers]}")
+    i = rest_layers[0] if rest_layers else None
+    edges = {ends: key for key, ends in net.endpoints.items()}
+    want = [(x, e), (e, i), (i, e)] if i is not None else [(x, e), (e, e)]
+    if sorted(edges, key=str) != sorted(want, key=str):
+        raise ShapeError(f"a competitive network's connections are {want}; this one has {sorted(edges, key=str)}")
+    inp = connections[edges[(x, e)]]
+    _plain(f"{x}->{e}", inp)
+    rule = inp.rule
+    if rule is not None and (type(rule) is not PostPre or rule.traces_additive or rule.normalize):
+        raise ShapeError(f"{x}->{e} must learn by PostPre with nearest-spike traces and no normalisation (or not "
+                         f"at all); it has {rule!r}")
+    ex = layers[e]
+    n = ex.n
+    if getattr(ex, "sum_input", False) or tuple(ex.shape) != (n,) or tuple(layers[x].shape) != (layers[x].n,):
+        raise ShapeError(f"the fused path needs flat layers (shape (n,)); {x!r} is {tuple(layers[x].shape)} and "
+                         f"{e!r} is {tuple(ex.shape)}")
+    ep = _nodes(repr(e), ex, ("thresh", "rest", "reset", "refrac", "tc_decay", "theta_plus", "tc_theta_decay"))
+    if i is not None:
+        to_i, back = connections[edges[(e, i)]], connections[edges[(i, e)]]
+        for key, conn in ((f"{e}->{i}", to_i), (f"{i}->{e}", back)):
+            _plain(key, conn)
+            if conn.rule is not None:
+                raise ShapeError(f"{key} must not learn in the fused path; it has {conn.rule!r}")
+        w_ei = to_i.weight.data
+        diag = w_ei.diagonal()
+        if layers[i].n != n or not torch.equal(w_ei, torch.diag(diag)) or not bool((diag == diag[0]).all()):
+            raise ShapeError(f"{e}->{i} must connect {n} neurons one to one with one weight (exc * identity)")
+        ip = _nodes(repr(i), layers[i], ("thresh", "rest", "reset", "refrac", "tc_decay"))
+        exc, lateral = float(diag[0]), back.weight.data
+    else:
+        rec = connections[edges[(e, e)]]
+        _plain(f"{e}->{e}", rec)
+        if rec.rule is not None:
+            raise ShapeError(f"{e}->{e} must not learn in the fused path; it has {rec.rule!r}")
+        ip = {"thresh": 0.0, "rest": 0.0, "reset": 0.0, "refrac": 0.0, "tc_decay": 1.0}
+        exc, lateral = 0.0, rec.weight.data
+    params = CompetitiveParameters(
+        n_input=layers[x].n, n_neurons=n, inhibition="layer" if i is not None else "direct", exc=exc,
+        thresh=ep["thresh"], rest=ep["rest"], reset=ep["reset"], refrac=ep["refrac"], tc_decay=ep["tc_decay"],
+        theta_plus=ep["theta_plus"], tc_theta_decay=ep["tc_theta_decay"], one_spike=bool(ex.one_spike),
+        inh_thresh=ip["thresh"], inh_rest=ip["rest"], inh_reset=ip["reset"], inh_refrac=ip["refrac"],
+        inh_tc_decay=ip["tc_decay"],
+        nu_pre=float(rule.nu_pre) if rule is not None else 0.0,
+        nu_post=float(rule.nu_post) if rule is not None else 0.0,
+        tc_pre=float(rule.tc_pre) if rule is not None else 1.0,
+        tc_post=float(rule.tc_post) if rule is not None else 1.0,
+        reduction=rule.reduction if rule is not None else "sum",
+        wmin=_scalar(f"{x}->{e}'s wmin", inp.wmin), wmax=_scalar(f"{x}->{e}'s wmax", inp.wmax), dt=float(net.dt),
+    )
+    weight = inp.weight.data
+    if not weight.is_cpu:
+        raise ShapeError(f"the fused path runs on the CPU; {x}->{e}'s weights are on {weight.device}")
+    return CompetitiveParts(params, weight, ex.theta, lateral, inp.mask, rule is not None, ex.generator)
 
 
 def _input_events(spikes: Tensor) -> tuple[Tensor, Tensor, Tensor, list[int]]:
@@ -54,15 +275,19 @@ def _input_events(spikes: Tensor) -> tuple[Tensor, Tensor, Tensor, list[int]]:
     return bag, bag % batch, idx, offsets
 
 
-def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: float = 0.0,  # noqa: C901
-             clamp: Tensor | None = None, clamp_rate: float | None = None, drive: Tensor | None = None,
-             generator: torch.Generator | None = None, chunk: int = 16) -> Activity:
-    """Present ``B`` images from the resting state; returns the excitatory activity.
+def run_competitive(net: Network | CompetitiveParts, spikes: Tensor, *, learning: bool = False,  # noqa: C901
+                    rest: float = 0.0, clamp: Tensor | None = None, clamp_rate: float | None = None,
+                    drive: Tensor | None = None, generator: torch.Generator | None = None,
+                    chunk: int = 16) -> Activity:
+    """Present ``B`` inputs to a competitive network from the resting state; returns the
+    excitatory activity. With ``learning`` the network's ``X -> E`` weights and ``E``'s
+    thresholds change in place, as ``Network.run`` in training mode would change them.
 
     Args:
-        model: the network (its ``weight`` and ``theta`` change in place when learning).
+        net: the network, or its :func:`competitive_parts` (a caller that runs the same network
+            many times matches its shape once).
         spikes: input spikes.
-        learning: STDP on ``X -> Ae`` and threshold adaptation.
+        learning: STDP on ``X -> E`` and threshold adaptation (the network needs its rule).
         rest: ms of simulated silence after the input (the paper's 150 ms; 0 by default since
             the state is reset at the start of every run anyway).
         clamp: neurons forced to spike on every step (or at ``clamp_rate``), as ``Network.run``'s
@@ -70,19 +295,27 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
             change) and STDP sees it.
         clamp_rate: Hz; None forces a spike on every step.
         drive: a constant current (mV per step) added to each excitatory neuron's input on every
-            step, as an external input to ``Ae`` in ``Network.run`` (supervision: a large
+            step, as an external input to ``E`` in ``Network.run`` (supervision: a large
             negative drive keeps the neurons of other classes silent).
-        generator: random source for the one-spike choice and clamp draws.
-        chunk: with learning, one image and no clamp: the longest stretch computed in closed
+        generator: random source for the one-spike choice and clamp draws (default: ``E``'s).
+        chunk: with learning, one input and no clamp: the longest stretch computed in closed
             form between excitatory spikes (see :func:`_learn_single`); 1 steps one by one.
 
     Returns:
-        :class:`snnrl.vision.types.Activity`.
+        :class:`Activity`.
+
+    Raises:
+        ShapeError: ``net`` is not a competitive network (the message says what differs).
 
     Shape:
         ``spikes``: ``(T, B, n_input)`` bool; ``clamp``: ``(B, N)`` bool; ``drive``: ``(B, N)``.
     """
-    c = model.config
+    parts = net if isinstance(net, CompetitiveParts) else competitive_parts(net)
+    if learning and not parts.learns:
+        raise ShapeError("learning=True needs a rule on the input connection; this network has none")
+    if generator is None:
+        generator = parts.generator
+    c = parts.params
     if spikes.dim() != 3 or spikes.shape[2] != c.n_input:
         raise ValueError(f"spikes must be (T, B, {c.n_input}), got {tuple(spikes.shape)}")
     if spikes.dtype != torch.bool:
@@ -103,13 +336,10 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
             raise ValueError(f"clamp_rate must be in (0, {1000 / dt}] Hz, got {clamp_rate}")
 
     if learning and batch == 1 and clamp is None and chunk > 1:
-        return _learn_single(model, spikes, rest_steps, generator, chunk,
+        return _learn_single(parts, spikes, rest_steps, generator, chunk,
                              None if drive is None else drive[0].to(torch.float32))
 
-    w = model.weight
-    theta = model.theta
-    lateral = model.lateral
-    mask = model.mask
+    w, theta, lateral, mask = parts.weight, parts.theta, parts.lateral, parts.mask
     layer = c.inhibition == "layer"
     one_spike = c.one_spike
     scale = 1.0 if (c.reduction == "sum" or batch == 1) else 1.0 / batch
@@ -299,7 +529,7 @@ def simulate(model: DiehlCook, spikes: Tensor, *, learning: bool = False, rest: 
     return Activity(counts, ev, steps)
 
 
-def _learn_single(model: DiehlCook, spikes: Tensor, rest_steps: int,  # noqa: C901
+def _learn_single(parts: CompetitiveParts, spikes: Tensor, rest_steps: int,  # noqa: C901
                   generator: torch.Generator | None, chunk: int, drive: Tensor | None = None) -> Activity:
     """One image with learning: exact steps around excitatory spikes, closed-form chunks between them.
 
@@ -316,13 +546,13 @@ def _learn_single(model: DiehlCook, spikes: Tensor, rest_steps: int,  # noqa: C9
     (spike, reset, threshold increase, potentiation of the winner's column), then the next
     chunk starts. The result equals step-by-step simulation up to floating-point rounding.
     """
-    c = model.config
+    c = parts.params
     s_in = spikes[:, 0]
     t_in = int(s_in.shape[0])
     steps = t_in + rest_steps
     n = c.n_neurons
     dt = c.dt
-    w, theta, lateral, mask = model.weight, model.theta, model.lateral, model.mask
+    w, theta, lateral, mask = parts.weight, parts.theta, parts.lateral, parts.mask
     layer = c.inhibition == "layer"
     one_spike = c.one_spike
     wmin, wmax = c.wmin, c.wmax
@@ -521,8 +751,8 @@ def _learn_single(model: DiehlCook, spikes: Tensor, rest_steps: int,  # noqa: C9
     return Activity(counts.unsqueeze(0), ev_out, steps)
 
 
-def _inh_step(c: object, v_i: Tensor, i_clock: int, last_i: Tensor, s_e_prev: Tensor, t: int, i_decay: float,
-              dt: float, inh_refrac_steps: int) -> tuple[Tensor, Tensor | None, Tensor]:
+def _inh_step(c: CompetitiveParameters, v_i: Tensor, i_clock: int, last_i: Tensor, s_e_prev: Tensor, t: int,
+              i_decay: float, dt: float, inh_refrac_steps: int) -> tuple[Tensor, Tensor | None, Tensor]:
     """The inhibitory layer's step ``t`` (driven by the excitatory spikes of ``t - 1``), as new
     tensors: its undriven steps since ``i_clock`` are caught up in closed form first.
 
