@@ -140,9 +140,12 @@ def action_meanings(env: Any) -> list[str] | None:
 
 def tie_mirror(config: AgentConfig, policy: Any, meanings: Sequence[str] | None) -> None:
     """``[policy] mirror = true``: tie the synapses from the input layer to the output layer
-    under the environment preset's ``mirror`` (:mod:`snnrl.policy.symmetry`)."""
+    under the environment preset's ``mirror`` (:mod:`snnrl.policy.symmetry`), and those through
+    every hidden layer between them (a layer fed by the input layer that feeds the output layer):
+    its neurons become mirrored twins in two halves, so it needs an even size and no other
+    connections."""
     from snnrl.policy.decoders import action_readout
-    from snnrl.policy.symmetry import action_swap, mirror_partners
+    from snnrl.policy.symmetry import action_swap, mirror_cells, swapped_neurons, tie_partners, twin_neurons
 
     if not config.policy.mirror:
         return
@@ -161,24 +164,36 @@ def tie_mirror(config: AgentConfig, policy: Any, meanings: Sequence[str] | None)
                          f"{type(policy.decoder).__name__} and shape {shape}")
     grid = (int(shape[-2]), int(shape[-1]))
     net = policy.network
+    x, out = policy.input_layer, policy.output_layer
+    ends = {key: (src, tgt) for key, (src, tgt) in net.endpoints.items()}
+    hidden = {tgt for src, tgt in ends.values() if src == x and tgt != out} & {src for src, tgt in ends.values()
+                                                                              if tgt == out and src != x}
     tied = 0
     try:
-        partners = mirror_partners(grid, axis, action_swap(meanings), readout.neurons_per_action)
-        for key, (src, tgt) in net.endpoints.items():
-            if (src, tgt) != (policy.input_layer, policy.output_layer):
+        perms = {out: swapped_neurons(action_swap(meanings), readout.neurons_per_action),
+                 x: mirror_cells(grid, axis)}
+        for name in sorted(hidden):
+            perms[name] = twin_neurons(int(net.layers[name].n))
+        for key, (src, tgt) in ends.items():
+            if src not in perms or tgt not in perms or tgt == x:
+                if src in hidden or tgt in hidden:
+                    raise ValueError(f"the hidden layer of connection {src!r} -> {tgt!r} may only connect the input "
+                                     f"layer {x!r} to the output layer {out!r}")
+                continue
+            if (src, tgt) not in ((x, out), *((x, h) for h in hidden), *((h, out) for h in hidden)):
                 continue
             conn = net.connections[key]
+            partners = tie_partners(perms[src], perms[tgt])
             if tuple(conn.weight.shape) != tuple(partners.shape):
-                raise ValueError(f"connection {src!r} -> {tgt!r} has weights {tuple(conn.weight.shape)}; a "
-                                 f"{grid[0]}x{grid[1]} grid to {partners.shape[1]} output neurons needs "
-                                 f"{tuple(partners.shape)}")
+                raise ValueError(f"connection {src!r} -> {tgt!r} has weights {tuple(conn.weight.shape)}; "
+                                 f"{partners.shape[0]} {'cells' if src == x else 'neurons'} to {partners.shape[1]} "
+                                 f"neurons need {tuple(partners.shape)}")
             conn.set_tie(partners)
             tied += 1
     except (TypeError, ValueError) as e:
         raise AgentError(f"{where}: {e}") from None
     if not tied:
-        raise AgentError(f"{where}: no connection from the input layer {policy.input_layer!r} to the output "
-                         f"layer {policy.output_layer!r}")
+        raise AgentError(f"{where}: no connection from the input layer {x!r} to the output layer {out!r}")
 
 
 def build_reward_signal(config: AgentConfig) -> Any:

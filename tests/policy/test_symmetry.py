@@ -134,3 +134,73 @@ def test_mirror_needs_a_preset_that_declares_it(tmp_path):
         build_trainer(load_agent("agents/breakout_eprop.toml", [f"env.preset={tmp_path / 'bad.toml'}"]))
     with pytest.raises(AgentError, match="'cartpole' has none"):
         build_trainer(load_agent("agents/cartpole_eprop.toml", ["policy.mirror=true", "env.preset=cartpole"]))
+
+
+def test_twins_and_the_partners_through_a_hidden_layer():
+    from snnrl.policy.symmetry import mirror_cells, swapped_neurons, tie_partners, twin_neurons
+
+    assert twin_neurons(6).tolist() == [3, 4, 5, 0, 1, 2]
+    for bad in (0, 1, 5):
+        with pytest.raises(ValueError, match=f"even number of neurons .*got {bad}"):
+            twin_neurons(bad)
+    # input cell (r, c) -> hidden i pairs with (r, W - 1 - c) -> twin(i); hidden i -> action neuron
+    # (a, k) pairs with twin(i) -> (swap(a), k)
+    xh = tie_partners(mirror_cells((2, 3), "width"), twin_neurons(4))
+    assert int(xh[0, 1]) == 2 * 4 + 3 and int(xh[4, 3]) == 4 * 4 + 1  # (1, 1) is its own mirror
+    ha = tie_partners(twin_neurons(4), swapped_neurons([1, 0], 2))
+    assert int(ha[0, 0]) == 2 * 4 + 2 and int(ha[3, 3]) == 1 * 4 + 1
+    for p in (xh, ha):
+        flat = p.view(-1)
+        assert torch.equal(flat[flat], torch.arange(flat.numel()))
+    assert torch.equal(mirror_partners((2, 3), "width", [1, 0], 2),
+                       tie_partners(mirror_cells((2, 3), "width"), swapped_neurons([1, 0], 2)))
+
+
+def _with_hidden(tmp_path, n_hidden, extra=""):
+    """agents/breakout_eprop.toml with a hidden LIF layer H between X and A (fixed X -> H)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "agents" / "breakout_eprop.toml").read_text()
+    text = text.replace('''[[network.layers]]
+name = "A"''', f'''[[network.layers]]
+name = "H"
+type = "LIFNodes"
+params = {{ n = {n_hidden}, refrac = 0.0 }}
+
+[[network.layers]]
+name = "A"''').replace('''source = "X"
+target = "A"''', f'''source = "X"
+target = "H"
+type = "Connection"
+init = {{ dist = "normal", mean = 0.0, std = 3.0 }}
+{extra}
+[[network.connections]]
+source = "H"
+target = "A"''').replace("low = 1.0, high = 3.0", "low = 0.0, high = 0.5")
+    path = tmp_path / "hidden.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_hidden_layer_between_input_and_readout_is_tied_as_mirrored_twins(tmp_path):
+    """With [policy] mirror = true a hidden layer's neurons are twins in two halves: twin i + n/2
+    sees the mirrored screen through the same weights, and reaches the swapped actions."""
+    pytest.importorskip("ale_py")
+    from snnrl.pipeline import AgentError, load_agent
+    from snnrl.pipeline.run import build_trainer
+
+    tr = build_trainer(load_agent(str(_with_hidden(tmp_path, 8)), ["training.seed=1"]))
+    net = tr.policy.network
+    cells = torch.arange(400).view(20, 20).flip(1).reshape(-1)
+    twin = torch.tensor([4, 5, 6, 7, 0, 1, 2, 3])
+    swap = torch.cat([torch.arange(10, 20), torch.arange(10)])
+    wxh = net.connections["X->H"].weight.detach()
+    assert torch.equal(wxh, wxh[cells][:, twin]) and float(wxh.std()) > 1.0  # tied at build time
+    w0 = net.connections["H->A"].weight.detach().clone()
+    tr.learn(1)
+    wha = net.connections["H->A"].weight.detach()
+    assert not torch.equal(wha, w0)
+    torch.testing.assert_close(wha, wha[twin][:, swap], rtol=0, atol=0)
+    tr.close()
+    with pytest.raises(AgentError, match=r"even number of neurons .*got 7"):
+        build_trainer(load_agent(str(_with_hidden(tmp_path, 7))))
