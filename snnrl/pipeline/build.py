@@ -181,6 +181,9 @@ def tie_mirror(config: AgentConfig, policy: Any, meanings: Sequence[str] | None)
                                      f"layer {x!r} to the output layer {out!r}")
                 continue
             if (src, tgt) not in ((x, out), *((x, h) for h in hidden), *((h, out) for h in hidden)):
+                if src in hidden or tgt in hidden:  # e.g. a recurrent hidden connection: it would break the mirror
+                    raise ValueError(f"the hidden layer of connection {src!r} -> {tgt!r} may only connect the input "
+                                     f"layer {x!r} to the output layer {out!r}")
                 continue
             conn = net.connections[key]
             partners = tie_partners(perms[src], perms[tgt])

@@ -204,3 +204,6 @@ def test_a_hidden_layer_between_input_and_readout_is_tied_as_mirrored_twins(tmp_
     tr.close()
     with pytest.raises(AgentError, match=r"even number of neurons .*got 7"):
         build_trainer(load_agent(str(_with_hidden(tmp_path, 7))))
+    recurrent = '\n[[network.connections]]\nsource = "H"\ntarget = "H"\ntype = "Connection"\n'
+    with pytest.raises(AgentError, match="'H' -> 'H' may only connect the input layer 'X' to the output layer 'A'"):
+        build_trainer(load_agent(str(_with_hidden(tmp_path, 8, recurrent))))
