@@ -174,13 +174,9 @@ def tie_mirror(config: AgentConfig, policy: Any, meanings: Sequence[str] | None)
                  x: mirror_cells(grid, axis)}
         for name in sorted(hidden):
             perms[name] = twin_neurons(int(net.layers[name].n))
+        tied_ends = {(x, out), *((x, h) for h in hidden), *((h, out) for h in hidden)}
         for key, (src, tgt) in ends.items():
-            if src not in perms or tgt not in perms or tgt == x:
-                if src in hidden or tgt in hidden:
-                    raise ValueError(f"the hidden layer of connection {src!r} -> {tgt!r} may only connect the input "
-                                     f"layer {x!r} to the output layer {out!r}")
-                continue
-            if (src, tgt) not in ((x, out), *((x, h) for h in hidden), *((h, out) for h in hidden)):
+            if (src, tgt) not in tied_ends:
                 if src in hidden or tgt in hidden:  # e.g. a recurrent hidden connection: it would break the mirror
                     raise ValueError(f"the hidden layer of connection {src!r} -> {tgt!r} may only connect the input "
                                      f"layer {x!r} to the output layer {out!r}")
