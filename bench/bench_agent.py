@@ -5,7 +5,9 @@ Compares, on the same environment preset and the same episode seeds:
 * ``env (random actions)``: the preprocessed, spike-encoded environment alone (the ceiling);
 * ``agent, evaluation``: the agent's policy choosing every action (learning off);
 * ``agent, training``: the episode pipeline with learning on (eligibility during each window,
-  reward delivery after each step, checkpoints and TensorBoard off).
+  reward delivery after each step, checkpoints and TensorBoard off);
+* the same two with the network's compiled multi-step path off (``network.compiled = False``:
+  the eager step loop, same results), when Numba is installed.
 
 A second table compares training with 1 environment, ``--envs`` environments stepped one after
 the other in this process (``env.vectorization = "sync"``) and ``--envs`` environments each in a
@@ -83,6 +85,7 @@ def main() -> None:
                         help="environments of the sync/async training rows (default: 2; 0: no such rows)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    from snnrl.network.compiled import available as compiled_available
     from snnrl.pipeline import load_agent
     from snnrl.pipeline.run import build_trainer
 
@@ -92,10 +95,26 @@ def main() -> None:
     print(f"agent {config.name} on {config.env_name}: layers {layers}; T = {trainer.policy.steps} steps per "
           f"decision; torch {torch.__version__}, 1 thread")
     rows = []
-    for label, fn in (("env (random actions)", lambda: env_rate(trainer, args.steps)),
-                      ("agent, evaluation (learning off)", lambda: agent_rate(trainer, args.steps, learn=False)),
-                      ("agent, training (learning on)", lambda: agent_rate(trainer, args.steps, learn=True))):
-        rates = [fn() for _ in range(args.repeats)]
+    net = trainer.policy.network
+
+    def rate(learn: bool, compiled: bool) -> float:
+        net.compiled = compiled  # False: the eager step loop (snnrl.network.compiled), same results
+        try:
+            return agent_rate(trainer, args.steps, learn=learn)
+        finally:
+            net.compiled = True
+
+    setups = [("env (random actions)", lambda: env_rate(trainer, args.steps)),
+              ("agent, evaluation (learning off)", lambda: rate(False, True)),
+              ("agent, training (learning on)", lambda: rate(True, True))]
+    if compiled_available():
+        setups += [("evaluation, eager loop", lambda: rate(False, False)),
+                   ("training, eager loop", lambda: rate(True, False))]
+    results: dict[str, list[float]] = {label: [] for label, _ in setups}
+    for _ in range(args.repeats):  # rounds interleaved: load drift on a shared machine hits every row alike
+        for label, fn in setups:
+            results[label].append(fn())
+    for label, rates in results.items():
         rows.append((label, statistics.median(rates), min(rates), max(rates)))
     base = rows[0][1]
     print(f"| {'setup':<34} | {'env steps/s':>11} | {'range':>15} | {'vs env':>6} |")

@@ -10,8 +10,8 @@ from snnrl.pipeline.run import build_trainer
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
 PRESETS = sorted(p.stem for p in AGENTS.glob("*.toml"))
-ATARI = {"breakout", "breakout_eprop", "breakout_hidden", "pong", "pong_eprop", "space_invaders",
-         "space_invaders_eprop"}
+ATARI = {"breakout", "breakout_eprop", "breakout_hidden", "pong", "pong_eprop", "pong_hidden", "space_invaders",
+         "space_invaders_eprop", "space_invaders_hidden"}
 
 
 class StopAfter(Callback):

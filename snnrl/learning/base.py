@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import torch
@@ -92,15 +93,28 @@ class LearningRule(nn.Module, ABC):
         """
         return False
 
+    def sequence_state(self, connection: AbstractConnection) -> tuple[str, ...]:
+        """Target state variables (e.g. ``"v"``) that :meth:`step_sequence` needs at every step.
+
+        The network records each of them after every step of a whole run, as it records the
+        spikes, and passes them as ``states``. The default, none, keeps the call with spikes only.
+        """
+        return ()
+
     def step_sequence(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
-                      reward: float | Tensor | None) -> None:
+                      reward: float | Tensor | None, states: Mapping[str, Tensor] | None = None) -> None:
         """Advance over a whole run at once: the same as :meth:`step` once per step ``t`` with
         source spikes ``s_pre[t]`` and target spikes ``s_post[t]``.
 
         Called only for a run for which :meth:`accepts_sequence` returned True.
 
+        Args:
+            states: the target's state variables named by :meth:`sequence_state`, each as it was
+                after every step (only for rules that name some).
+
         Shape:
-            ``s_pre``: ``(T, B, *source.shape)``; ``s_post``: ``(T, B, *target.shape)``.
+            ``s_pre``: ``(T, B, *source.shape)``; ``s_post``: ``(T, B, *target.shape)``;
+            ``states[name]``: ``(T, *shape of that variable)``.
         """
         raise TypeError(f"{type(self).__name__} does not process whole runs: its accepts_sequence() is False")
 

@@ -58,6 +58,7 @@ Conventions and approximations (written down, tested in ``tests/learning/test_ep
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import torch
@@ -204,17 +205,23 @@ class EProp(ModulatedRule):
     def psi(self, connection: AbstractConnection, s_post: Tensor) -> Tensor:
         """This step's pseudo-derivative of the target neurons. Shape: ``(B, *target.shape)``."""
         target = connection.target
+        return self._psi(connection, s_post, target.v, getattr(target, "refrac_count", None),
+                         getattr(target, "theta", None))
+
+    def _psi(self, connection: AbstractConnection, s_post: Tensor, v: Tensor, refrac: Tensor | None,
+             theta: Tensor | None) -> Tensor:
+        """The pseudo-derivative from the target's voltage, refractory counts and adaptive
+        threshold: of one step (``(B, *target.shape)``) or of every step of a run (``(T, B, ...)``;
+        ``theta`` then ``(T, 1, *target.shape)``), the same values element by element."""
         dtype = self.e.dtype
-        thresh = target.p.thresh
-        theta = getattr(target, "theta", None)
+        thresh = connection.target.p.thresh
         if isinstance(theta, Tensor):
             thresh = theta + thresh
         if isinstance(thresh, Tensor):
             thresh = thresh.to(dtype)
-        psi = pseudo_derivative(target.v.to(dtype), thresh, self._width, self.gamma)
+        psi = pseudo_derivative(v.to(dtype), thresh, self._width, self.gamma)
         spiked = s_post.bool() if s_post.dtype != torch.bool else s_post
         psi.masked_fill_(spiked, self.gamma / self._width)
-        refrac = getattr(target, "refrac_count", None)
         if isinstance(refrac, Tensor):
             psi.masked_fill_((refrac > 0) & ~spiked, 0.0)
         return psi
@@ -237,6 +244,64 @@ class EProp(ModulatedRule):
         self.adapter.add_batch_weighted(self.e, g * (self.nu_post * self.dt))
         if self.normalize:
             connection.normalize()
+
+    # ------------------------------------------------------------ whole runs
+    def accepts_sequence(self, connection: AbstractConnection, reward: float | Tensor | None) -> bool:
+        """True for a run whose reward is zero (on a connection without weight decay): the run
+        then only builds eligibility, which :meth:`step_sequence` does for all its steps at once."""
+        return reward is not None and not self.changes_weights(connection, reward)
+
+    def sequence_state(self, connection: AbstractConnection) -> tuple[str, ...]:
+        """The target's voltage at every step, and its refractory counts and adaptive threshold
+        when it has them (what :meth:`psi` reads)."""
+        target = connection.target
+        names = ["v"]
+        for name in ("refrac_count", "theta"):
+            if isinstance(getattr(target, name, None), Tensor):
+                names.append(name)
+        return tuple(names)
+
+    def step_sequence(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
+                      reward: float | Tensor | None, states: Mapping[str, Tensor] | None = None) -> None:
+        """:meth:`_step` for every step of a reward-free run at once, with the same values: the
+        pseudo-derivatives of all steps in one call, ``zbar`` step by step straight into the
+        window buffers, and ``E`` accumulated at the same points as step by step (every
+        :attr:`capacity` steps and when read).
+
+        Shape:
+            ``s_pre``: ``(T, B, *source.shape)``; ``s_post``: ``(T, B, *target.shape)``;
+            ``states``: ``"v"`` (and ``"refrac_count"``) ``(T, B, *target.shape)``, ``"theta"``
+            ``(T, *target.shape)``, as named by :meth:`sequence_state`.
+        """
+        if not self.accepts_sequence(connection, reward):
+            raise ValueError(f"{type(self).__name__}.step_sequence needs a run that leaves the weights alone "
+                             f"(reward 0, no weight decay), got reward {reward!r}")
+        missing = [name for name in self.sequence_state(connection) if name not in (states or {})]
+        if states is None or missing:
+            raise ValueError(f"EProp.step_sequence needs the target's {missing} at every step (states=...)")
+        steps = s_pre.shape[0]
+        self._sync(connection, s_pre.shape[1])
+        theta = states.get("theta")
+        if theta is not None:
+            theta = theta.unsqueeze(1)  # (T, *shape): one threshold per step for the whole batch
+        psi = self._psi(connection, s_post, states["v"], states.get("refrac_count"), theta)
+        zbar, alpha = self.zbar, self._alpha
+        pre = s_pre.to(zbar.dtype).reshape(steps, *zbar.shape)
+        t = 0
+        while t < steps:
+            k = self._pending
+            n = min(steps - t, self.capacity - k)
+            win = self._win_pre
+            win[k].copy_(zbar)
+            for j in range(1, n):  # zbar before step t + j: alpha * zbar + the spikes of step t + j - 1
+                torch.mul(win[k + j - 1], alpha, out=win[k + j]).add_(pre[t + j - 1])
+            zbar.copy_(win[k + n - 1]).mul_(alpha).add_(pre[t + n - 1])
+            self._win_post[k:k + n].copy_(psi[t:t + n])
+            self._pending = k + n
+            if self._pending == self.capacity:
+                self.flush()
+            t += n
+        self._since += steps
 
     def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
         r"""``Δw = nu R_b(m_b E_b)`` with the eligibility ``E`` as it is now (``m`` per neuron or not)."""

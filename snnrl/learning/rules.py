@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import torch
@@ -385,7 +386,7 @@ class MSTDPET(ModulatedRule):
         return reward is not None and not self.changes_weights(connection, reward)
 
     def step_sequence(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
-                      reward: float | Tensor | None) -> None:
+                      reward: float | Tensor | None, states: Mapping[str, Tensor] | None = None) -> None:
         if not self.accepts_sequence(connection, reward):
             raise ValueError(f"{type(self).__name__}.step_sequence needs a run that leaves the weights alone "
                              f"(reward 0, no weight decay), got reward {reward!r}")

@@ -121,6 +121,44 @@ class Monitor:
                 buf[t % self.time].copy_(value)
         self._count = t + 1
 
+    def record_run(self, var: str, values: Tensor) -> None:
+        """Append a whole run of ``var`` at once: the same as :meth:`record` after each of its
+        steps (used by compiled runs). Only for a monitor that records ``var`` alone, densely.
+
+        Shape:
+            ``values``: ``(T, *var.shape)``.
+        """
+        if self.state_vars != (var,) or self.sparse:
+            raise ValueError(f"record_run needs a dense monitor of {var!r} alone; this one records "
+                             f"{list(self.state_vars)} (sparse={self.sparse})")
+        steps, t = values.shape[0], self._count
+        if steps == 0:
+            return
+        buf = self._buffers.get(var)
+        shape = tuple(values.shape[1:])
+        if buf is None or tuple(buf.shape[1:]) != shape or buf.dtype != values.dtype or buf.device != values.device:
+            if buf is not None and t:
+                raise RuntimeError(f"{var!r} changed shape/dtype/device during recording ({tuple(buf.shape[1:])} -> "
+                                   f"{shape}); call reset_state_variables() first")
+            length = self.time or max(self._reserve_hint, steps)
+            buf = self._buffers[var] = torch.zeros((length, *shape), dtype=values.dtype, device=values.device)
+        if self.time is None:
+            if t + steps > buf.shape[0]:
+                self.reserve(steps)
+                buf = self._buffers[var]
+            buf[t : t + steps].copy_(values)
+        elif steps == self.time and t % steps == 0:  # a ring as long as the run (a policy's window)
+            buf.copy_(values)
+        else:
+            if steps > self.time:  # only the last `time` steps stay, at their ring positions
+                values, t = values[steps - self.time :], t + steps - self.time
+            start = t % self.time
+            head = min(values.shape[0], self.time - start)
+            buf[start : start + head].copy_(values[:head])
+            if head < values.shape[0]:
+                buf[: values.shape[0] - head].copy_(values[head:])
+        self._count = self._count + steps
+
     def __len__(self) -> int:
         """Number of steps held (at most ``time`` for a ring buffer)."""
         return self._count if self.time is None else min(self._count, self.time)

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from snnrl import _checks as checks
+from snnrl.network.compiled import try_run as compiled_run
 from snnrl.network.connections import AbstractConnection
 from snnrl.network.modulator import check_modulator, check_signal, with_signal
 from snnrl.network.monitors import Monitor, NetworkMonitor
@@ -60,6 +61,11 @@ class Network(nn.Module):
         learning: start in training mode (learning rules and adaptive thresholds active).
         propagation: ``"synchronous"`` (default) or ``"in_order"`` (see the module docstring).
 
+    Attributes:
+        compiled: let runs of the supported shape go through the compiled multi-step kernel
+            (:mod:`snnrl.network.compiled`; needs the ``fast`` extra). True by default; False
+            always runs the eager step loop (same results).
+
     Example:
         >>> import torch
         >>> from snnrl import Network, Input, LIFNodes, Connection
@@ -87,6 +93,7 @@ class Network(nn.Module):
         self.endpoints: dict[str, tuple[str, str]] = {}
         self.reward: float | Tensor | None = None
         self._plan: _Plan | None = None
+        self.compiled = True
         self.train(learning)
 
     # --------------------------------------------------------------- building
@@ -427,81 +434,109 @@ class Network(nn.Module):
         ]
 
     def _simulate(self, plan: _Plan, ext: list[Tensor | None], steps: int, controls: tuple) -> None:
-        layers, conns, incoming = plan.layers, plan.conns, plan.incoming
+        layers, conns = plan.layers, plan.conns
         n_layers = len(layers)
         pre = self._precompute(plan, ext, steps, controls)
-        clamp, unclamp, inject = controls
+        clamp, unclamp, _ = controls
         has_controls = any(c is not None for group in controls for c in group)
         monitors = list(self.monitors.values())
         plastic = [(conn, src, tgt) for conn, src, tgt in conns if conn.rule is not None] if self.training else []
-        sync = self.propagation == "synchronous"
         # Whole-run learning: when every rule accepts (the run leaves the weights alone), the spikes
         # of their layers are recorded (an Input layer's are its input) and each rule is called once.
         whole_run = steps > 1 and bool(plastic) and all(c.rule.accepts_sequence(c, self.reward) for c, _, _ in plastic)
         given = {li for li in range(n_layers) if type(layers[li]) is Input and ext[li] is not None
                  and clamp[li] is None and unclamp[li] is None}
-        recorded = sorted({li for _, src, tgt in plastic for li in (src, tgt) if li not in given}) if whole_run else []
-        records: dict[int, Tensor] = {}
-        slots: list[tuple[int, list[Tensor]]] = []
+        # what is recorded after every step: {(layer index, "s" or a state variable a rule asks for,
+        # e.g. e-prop's voltage): (T, ...)}
+        records: dict[tuple[int, str], Tensor] = {}
+        if whole_run:
+            for conn, src, tgt in plastic:
+                records.update({(li, "s"): torch.empty(0) for li in (src, tgt) if li not in given})
+                records.update({(tgt, name): torch.empty(0) for name in self._sequence_state(conn)})
         stepwise = [] if whole_run else [conn for conn, _, _ in plastic]
         # Input layers read only through precomputed connections need not be stepped one by one.
         deferred: list[int] = []
         if steps > 1:
             deferred = self._deferred_inputs(plan, ext, pre, monitors, has_controls, stepwise)
-        active = [li for li in range(n_layers) if li not in deferred]
-        for t in range(steps):
-            if sync:
-                cur: list[Tensor | None] = [None] * n_layers
-                for ci, (conn, src, tgt) in enumerate(conns):
-                    p = pre[ci]
-                    c = p[t] if p is not None else conn.compute(layers[src].s)
-                    prev = cur[tgt]
-                    cur[tgt] = c if prev is None else prev + c
-            for li in active:
-                layer = layers[li]
-                if sync:
-                    x = cur[li]
-                else:
-                    x = None
-                    for ci in incoming[li]:
-                        conn, src, _ = conns[ci]
-                        p = pre[ci]
-                        c = p[t] if p is not None else conn.compute(layers[src].s)
-                        x = c if x is None else x + c
-                e = ext[li]
-                if e is not None:
-                    x = e[t] if x is None else x + e[t]
-                if has_controls:
-                    inj = inject[li]
-                    if inj is not None:
-                        layer.inject_v(inj[0][t] if inj[1] else inj[0])
-                    cl, ucl = clamp[li], unclamp[li]
-                    layer.step(
-                        x,
-                        None if cl is None else (cl[0][t] if cl[1] else cl[0]),
-                        None if ucl is None else (ucl[0][t] if ucl[1] else ucl[0]),
-                    )
-                else:
-                    layer.step(x)
-            for conn in stepwise:
-                conn.rule.step(conn, self.reward)
-            if recorded:
-                if t == 0:
-                    for li in recorded:
-                        s0 = layers[li].s
-                        records[li] = torch.empty((steps, *s0.shape), dtype=s0.dtype, device=s0.device)
-                        slots.append((li, list(records[li].unbind(0))))
-                for li, slot in slots:
-                    slot[t].copy_(layers[li].s)
-            for monitor in monitors:
-                monitor.record()
-        for li in deferred:
-            layers[li].step(ext[li][steps - 1])
+        compiled = self.compiled and compiled_run(self, plan, ext, pre, steps, has_controls, monitors, plastic,
+                                                  whole_run, records)
+        if not compiled:  # else the whole run went through one compiled call (snnrl.network.compiled)
+            active = [li for li in range(n_layers) if li not in deferred]
+            slots: list[tuple[int, str, list[Tensor]]] = []
+            for t in range(steps):
+                self._step_layers(plan, pre, ext, t, active, controls if has_controls else None)
+                for conn in stepwise:
+                    conn.rule.step(conn, self.reward)
+                if records:
+                    if t == 0:
+                        for li, name in records:
+                            v0 = getattr(layers[li], name)
+                            buf = records[(li, name)] = torch.empty((steps, *v0.shape), dtype=v0.dtype,
+                                                                    device=v0.device)
+                            slots.append((li, name, list(buf.unbind(0))))
+                    for li, name, slot in slots:
+                        slot[t].copy_(getattr(layers[li], name))
+                for monitor in monitors:
+                    monitor.record()
+            for li in deferred:
+                layers[li].step(ext[li][steps - 1])
         if whole_run:
             for conn, src, tgt in plastic:
-                s_pre = ext[src][:steps] if src in given else records[src]
-                s_post = ext[tgt][:steps] if tgt in given else records[tgt]
-                conn.rule.step_sequence(conn, s_pre, s_post, self.reward)
+                s_pre = ext[src][:steps] if src in given else records[(src, "s")]
+                s_post = ext[tgt][:steps] if tgt in given else records[(tgt, "s")]
+                names = self._sequence_state(conn)
+                if names:
+                    states = {name: records[(tgt, name)] for name in names}
+                    conn.rule.step_sequence(conn, s_pre, s_post, self.reward, states)  # type: ignore[call-arg, union-attr]
+                else:
+                    conn.rule.step_sequence(conn, s_pre, s_post, self.reward)
+
+    def _step_layers(self, plan: _Plan, pre: list[Tensor | None], ext: list[Tensor | None], t: int,
+                     active: list[int], controls: tuple | None) -> None:
+        """Step ``t`` of the eager loop: every active layer, in plan order, with its input."""
+        layers, conns = plan.layers, plan.conns
+        sync = self.propagation == "synchronous"
+        if sync:
+            cur: list[Tensor | None] = [None] * len(layers)
+            for ci, (conn, src, tgt) in enumerate(conns):
+                p = pre[ci]
+                c = p[t] if p is not None else conn.compute(layers[src].s)
+                prev = cur[tgt]
+                cur[tgt] = c if prev is None else prev + c
+        for li in active:
+            layer = layers[li]
+            if sync:
+                x = cur[li]
+            else:
+                x = None
+                for ci in plan.incoming[li]:
+                    conn, src, _ = conns[ci]
+                    p = pre[ci]
+                    c = p[t] if p is not None else conn.compute(layers[src].s)
+                    x = c if x is None else x + c
+            e = ext[li]
+            if e is not None:
+                x = e[t] if x is None else x + e[t]
+            if controls is None:
+                layer.step(x)
+                continue
+            clamp, unclamp, inject = controls
+            inj = inject[li]
+            if inj is not None:
+                layer.inject_v(inj[0][t] if inj[1] else inj[0])
+            cl, ucl = clamp[li], unclamp[li]
+            layer.step(
+                x,
+                None if cl is None else (cl[0][t] if cl[1] else cl[0]),
+                None if ucl is None else (ucl[0][t] if ucl[1] else ucl[0]),
+            )
+
+    @staticmethod
+    def _sequence_state(conn: AbstractConnection) -> tuple[str, ...]:
+        """The target state variables ``conn``'s rule needs at every step of a whole run (none
+        for a rule without ``sequence_state``)."""
+        ask = getattr(conn.rule, "sequence_state", None)
+        return tuple(ask(conn)) if ask is not None else ()
 
     def deliver_reward(self, modulator: float | Tensor, signals: Mapping[str, Tensor] | None = None) -> None:
         """Deliver a reward (modulator) once to every plastic connection, in training mode.

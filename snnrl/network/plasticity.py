@@ -41,7 +41,10 @@ class Plasticity(Protocol):
 
     def step_sequence(self, connection: AbstractConnection, s_pre: Tensor, s_post: Tensor,
                       reward: Modulator | None) -> None:
-        """:meth:`step` for every step of a whole run at once."""
+        """:meth:`step` for every step of a whole run at once. A rule may also define
+        ``sequence_state(connection)``, the names of target state variables it needs at every
+        step (e.g. ``("v",)``); the network then records them and passes them as a fifth
+        argument, ``states`` (see :meth:`snnrl.learning.LearningRule.sequence_state`)."""
 
     def reset_state_variables(self, mask: Tensor | None = None) -> None:
         """Clear traces and eligibility (all batch elements, or those where ``mask`` is True)."""

@@ -273,3 +273,67 @@ def test_signal_trace_resets_with_the_episode_and_checkpoints():
     assert "f" not in EProp(nu=1.0).state_dict()  # checkpoints of the plain rule are unchanged
     with pytest.raises(ValueError, match="tc_signal"):
         EProp(tc_signal=0.0)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("target", ["lif", "lif_norefrac", "adaptive"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_whole_run_equals_step_by_step_bit_for_bit(target, batch, compiled):
+    """A reward-free run hands EProp the run's spikes and the target's recorded voltage (and
+    refractory counts, adaptive threshold) at once (step_sequence), from the eager loop or the
+    compiled kernel: zbar, E, F and the weights after a delivery are the same bits as calling
+    the rule after every step, across a window flush (capacity) in the middle of a run."""
+    from snnrl import AdaptiveLIFNodes
+
+    if compiled:
+        pytest.importorskip("numba")
+
+    def build() -> Network:
+        g = torch.Generator().manual_seed(7)
+        net = Network(dt=1.0, batch_size=batch)
+        net.compiled = compiled
+        net.add_layer(Input(30), "X")
+        layer = {"lif": lambda: LIFNodes(12, refrac=2.0), "lif_norefrac": lambda: LIFNodes(12, refrac=0.0),
+                 "adaptive": lambda: AdaptiveLIFNodes(12, theta_plus=0.5, tc_theta_decay=50.0)}[target]
+        net.add_layer(layer(), "H")
+        net.add_layer(LIFNodes(4), "A")
+        net.add_connection(Connection(net.layers["X"], net.layers["H"], torch.rand(30, 12, generator=g) * 6,
+                                      rule=EProp(nu=0.2, tc_e_trace=30.0)), "X", "H")
+        net.add_connection(Connection(net.layers["H"], net.layers["A"], torch.rand(12, 4, generator=g) * 8,
+                                      rule=EProp(nu=0.2, tc_e_trace=30.0, tc_signal=40.0)), "H", "A")
+        return net
+
+    whole, stepped = build(), build()
+    calls = []
+    for conn in whole.connections.values():
+        original = conn.rule.step_sequence
+        conn.rule.step_sequence = (lambda f: lambda *a: calls.append(a[1].shape[0]) or f(*a))(original)
+    gen = torch.Generator().manual_seed(8)
+    for steps in (10, 40, 8):  # 10 + 40 crosses the 32-step window capacity
+        x = torch.rand(steps, batch, 30, generator=gen) < 0.3
+        whole.run({"X": x}, reward=0.0)
+        for t in range(steps):
+            stepped.run({"X": x[t : t + 1]}, reward=0.0)
+        signal = torch.randn(batch, 4, generator=gen)
+        for net in (whole, stepped):
+            net.deliver_reward(torch.full((batch,), 0.5), signals={"A": signal, "H": torch.ones(batch, 12)})
+    assert calls == [10, 10, 40, 40, 8, 8]
+    for c1, c2 in zip(whole.connections.values(), stepped.connections.values(), strict=True):
+        for name in ("zbar", "e", "f"):
+            assert torch.equal(getattr(c1.rule, name), getattr(c2.rule, name)), name
+        assert torch.equal(c1.weight, c2.weight)
+        assert c1.rule._since == c2.rule._since
+    assert not torch.equal(whole.connections["H->A"].weight, build().connections["H->A"].weight)
+    assert whole.connections["X->H"].rule.sequence_state(whole.connections["X->H"]) == \
+        {"lif": ("v", "refrac_count"), "lif_norefrac": ("v", "refrac_count"),
+         "adaptive": ("v", "refrac_count", "theta")}[target]
+
+
+def test_step_sequence_refuses_a_rewarded_run_and_missing_states():
+    net = _two_outputs(EProp(nu=1.0), 1)
+    conn = net.connections["X->A"]
+    s = torch.zeros(2, 1, 3, dtype=torch.bool)
+    with pytest.raises(ValueError, match="leaves the weights alone"):
+        conn.rule.step_sequence(conn, s, torch.zeros(2, 1, 2, dtype=torch.bool), 1.0, {"v": torch.zeros(2, 1, 2)})
+    with pytest.raises(ValueError, match="refrac_count"):
+        conn.rule.step_sequence(conn, s, torch.zeros(2, 1, 2, dtype=torch.bool), 0.0, {"v": torch.zeros(2, 1, 2)})
