@@ -13,7 +13,10 @@ machine hits them alike):
 each single and as a 2-environment ``SyncVectorEnv`` (``--async`` adds ``AsyncVectorEnv``).
 A second table times the encoder alone on recorded preset observations (microseconds per
 observation), next to the emulator + preprocessing time per step, and on a dense worst case
-(every pixel at p = 0.5).
+(every pixel at p = 0.5). A third times a seeded reset (``reset(seed=k)``, as the episode
+pipeline starts every episode): raw ALE's, which reloads the ROM to reseed the emulator's sticky
+actions, and the preset's, whose sticky actions are drawn by ``StickyActions`` outside the
+emulator (milliseconds per reset, median over ``--repeats`` x 10 resets).
 
 Usage:
     python bench/bench_env.py [--steps 1000] [--repeats 7] [--async]
@@ -107,6 +110,22 @@ def record_frames(n: int) -> list[np.ndarray]:
     return frames
 
 
+def seeded_reset_ms(repeats: int) -> dict[str, float]:
+    """Milliseconds per ``reset(seed=k)`` (a fresh ``k`` each time), interleaved rounds."""
+    envs = {"raw ALE (loadROM per seeded reset)": raw_ale(None, "sync"),
+            "breakout preset (StickyActions)": make_env(preset(16))}
+    times: dict[str, list[float]] = {name: [] for name in envs}
+    k = 0
+    for _ in range(repeats):
+        for name, env in envs.items():
+            t0 = time.perf_counter()
+            for _ in range(10):
+                env.reset(seed=k)
+                k += 1
+            times[name].append((time.perf_counter() - t0) / 10 * 1e3)
+    return {name: statistics.median(v) for name, v in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
@@ -149,6 +168,11 @@ def main() -> None:
               f"{encoder_cost(steps_t, frames, args.repeats):>8.0f} |")  # fmt: skip
         print(f"| {f'Bernoulli encoder T={steps_t}, dense (all p = 0.5)':<46} | "
               f"{encoder_cost(steps_t, dense, args.repeats):>8.0f} |")  # fmt: skip
+    print()
+    print(f"| {'seeded reset':<46} | {'ms':>8} |")
+    print(f"|{'-' * 48}|{'-' * 9}:|")
+    for name, ms in seeded_reset_ms(args.repeats).items():
+        print(f"| {name:<46} | {ms:>8.1f} |")
 
 
 if __name__ == "__main__":

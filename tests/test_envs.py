@@ -16,6 +16,7 @@ import snnrl
 from snnrl import wrappers as W
 from snnrl.envs import ENCODERS, PREPROCESS_STEPS, EnvPreset, PresetError, list_presets, load_preset, make_env
 from snnrl.envs.tasks import CUE_BANDIT_ID, CueBandit
+from snnrl.wrappers import StickyActions
 
 REPO_ENVS = Path(__file__).resolve().parents[1] / "envs"
 REQUIRED = {"breakout", "pong", "space_invaders", "cartpole", "mountain_car", "acrobot", "cue_bandit"}
@@ -51,7 +52,12 @@ def test_atari_observation_shapes_and_sticky_actions():
     env = make_env("breakout", seed=0)
     assert env.observation_space == gym.spaces.Box(0, 1, (16, 80, 80), np.uint8)
     ale = env.unwrapped
-    assert ale._frameskip == 1 and ale.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)
+    # v5's sticky actions (0.25), played by StickyActions right on the emulator, which has none of its own
+    assert ale._frameskip == 1 and ale.ale.getFloat("repeat_action_probability") == 0.0
+    sticky = env
+    while not isinstance(sticky, StickyActions):
+        sticky = sticky.env
+    assert sticky.repeat_action_probability == 0.25 and sticky.env.unwrapped is ale
     assert env.unwrapped.get_action_meanings() == ["NOOP", "FIRE", "RIGHT", "LEFT"]
     obs, _ = env.reset()
     assert obs.any()  # the bricks and the paddle are on

@@ -40,6 +40,23 @@ def _register(env_id: str, gym: Any) -> None:
         gym.register_envs(ale_py)
 
 
+def _sticky_probability(env_id: str, kwargs: Mapping[str, Any], gym: Any) -> float:
+    """The sticky-action probability of an ALE environment (the preset's, else the registered
+    default, else ``AtariEnv``'s 0.25); 0 for anything else, or for ``continuous`` ALE games.
+
+    :func:`build_env` builds such an environment with ``repeat_action_probability=0`` and plays
+    the rule in :class:`snnrl.wrappers.sticky.StickyActions`, whose seeded resets do not reload
+    the ROM (see that module)."""
+    try:
+        registered = gym.spec(env_id)
+    except gym.error.Error:
+        return 0.0  # gymnasium.make reports it
+    if "ale_py" not in str(registered.entry_point) or kwargs.get("continuous", False):
+        return 0.0
+    p = kwargs.get("repeat_action_probability", registered.kwargs.get("repeat_action_probability", 0.25))
+    return float(p) if checks.is_real(p) else 0.0  # a bad value: AtariEnv's own error
+
+
 def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
     """Apply one preprocessing step (a checked ``{type, options}`` table)."""
     import gymnasium as gym
@@ -113,8 +130,15 @@ def build_env(
     kwargs = dict(spec.make)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
+    sticky = _sticky_probability(spec.id, kwargs, gym)
+    if sticky:
+        kwargs["repeat_action_probability"] = 0.0  # played by StickyActions instead (no ROM reload per seed)
     try:
         env = gym.make(spec.id, **kwargs)
+        if sticky:
+            from snnrl.wrappers.sticky import StickyActions
+
+            env = StickyActions(env, sticky)
     except gym.error.NamespaceNotFound as err:
         raise PresetError(f"preset {spec.name!r}: {err}") from err
     except (TypeError, ValueError, gym.error.Error) as err:

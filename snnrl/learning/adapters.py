@@ -34,6 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -483,10 +484,10 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
         # the presynaptic spikes ordered by neuron (b, i), then by step: one bag per neuron
         # (nonzero of the transposed view lists them in that order without a transposed copy)
         by_step = pre.reshape(n, b * n_pre)
-        nz = by_step.t().nonzero()  # (spikes, 2): (b * n_pre + i, step)
-        if not nz.shape[0]:
+        found = _nonzero_by_column(by_step)
+        if found is None:
             return
-        neuron, step = nz.t().contiguous().unbind(0)
+        neuron, step = found
         row = step if b == 1 else step * b + torch.div(neuron, n_pre, rounding_mode="floor")
         weights = None if by_step.dtype == torch.bool else by_step[step, neuron].to(rows.dtype)
         neurons, counts = torch.unique_consecutive(neuron, return_counts=True)
@@ -520,6 +521,27 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
     def value(self) -> Tensor:
         self.flush()
         return torch.baddbmm(self.k, self.p.unsqueeze(2), self.c.unsqueeze(1)) * self._scales[2]
+
+
+def _nonzero_by_column(x: Tensor) -> tuple[Tensor, Tensor] | None:
+    """The nonzero entries of a 2-D ``x`` ordered by column, then by row: ``(columns, rows)``
+    (None if there are none), what ``x.t().nonzero()`` lists.
+
+    On CPU numpy's ``flatnonzero`` of the transposed view finds them in a third to a half of the
+    time of torch's ``nonzero`` on that (non-contiguous) view (0.10 against 0.27 ms for 16 steps
+    x 6400 inputs); the indices and their order are the same."""
+    if x.is_cpu:
+        flat = np.flatnonzero(x.numpy().T)
+        if not flat.size:
+            return None
+        idx = torch.from_numpy(flat)
+        column = torch.div(idx, x.shape[0], rounding_mode="floor")
+        return column, idx.sub_(column * x.shape[0])
+    nz = x.t().nonzero()
+    if not nz.shape[0]:
+        return None
+    column, row = nz.t().contiguous().unbind(0)
+    return column, row
 
 
 class ConnectionAdapter:

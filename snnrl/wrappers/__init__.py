@@ -12,6 +12,8 @@ Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atar
   :class:`OverlayObservation`, :class:`SubtractBackground`, :class:`PoolObservation`,
   :class:`SpreadObservation`, :class:`ProjectObservation`; the rest of the chain is Gymnasium's
   own (``ResizeObservation``, ``FrameStackObservation``).
+* :class:`StickyActions` (:mod:`snnrl.wrappers.sticky`): ALE's sticky actions played outside the
+  emulator, so that a seeded reset does not reload the ROM.
 * :class:`SeedFirstReset`, :class:`ActionRepeat`, :class:`ActionSubset` (:mod:`snnrl.wrappers.common`).
 """
 
@@ -45,6 +47,7 @@ from snnrl.wrappers.encoding import (
     SpikeEncodingObservation,
 )
 from snnrl.wrappers.scaling import UnitScaler
+from snnrl.wrappers.sticky import StickyActions
 
 __all__ = [
     "PLAY_AREAS",
@@ -68,6 +71,7 @@ __all__ = [
     "RepeatObservation",
     "SeedFirstReset",
     "SpikeEncodingObservation",
+    "StickyActions",
     "SubtractBackground",
     "UnitScaler",
 ]

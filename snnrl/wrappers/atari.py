@@ -34,6 +34,7 @@ import gymnasium as gym
 import numpy as np
 
 from snnrl import _checks as checks
+from snnrl.wrappers.sticky import StickyActions
 
 __all__ = [
     "DIFFERENCE_MODES",
@@ -105,10 +106,11 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
     ``gymnasium.make``'s checking wrappers and ``AtariEnv.step``, which also copies the screen
     at every frame. When the wrapped environment is an ``AtariEnv`` with discrete actions and
     ``frameskip=1`` under nothing but ``OrderEnforcing`` / ``PassiveEnvChecker`` (what
-    ``gymnasium.make("ALE/...", frameskip=1)`` builds), :meth:`step` instead calls
-    ``ale.act`` ``frame_skip`` times and reads the screen only for the two frames it max-pools
-    (about 60 us less per step, 15 % of an emulator step). It does what the chain of calls
-    does, in the same order: the sum of the frames' rewards, ``terminated`` and ``truncated``
+    ``gymnasium.make("ALE/...", frameskip=1)`` builds) and at most one
+    :class:`~snnrl.wrappers.sticky.StickyActions` (whose rule it then plays frame by frame),
+    :meth:`step` instead calls ``ale.act`` ``frame_skip`` times and reads the screen only for
+    the two frames it max-pools (about 60 us less per step, 15 % of an emulator step). It does
+    what the chain of calls does, in the same order: the sum of the frames' rewards, ``terminated`` and ``truncated``
     of the last frame played, the same early stop, max-pooling, resizing and info; tests
     compare both wrappers step by step. Anything else (a ``TimeLimit``, a stochastic
     frameskip, continuous actions, a ``step`` before ``reset``) takes Gymnasium's path.
@@ -119,12 +121,17 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
     def __init__(self, env: gym.Env, **options: Any) -> None:
         super().__init__(env, **options)
         inner = env
-        while isinstance(inner, gym.Wrapper) and type(inner) in _PASS_THROUGH:
+        sticky: StickyActions | None = None
+        while isinstance(inner, gym.Wrapper) and (type(inner) in _PASS_THROUGH or
+                                                  (sticky is None and type(inner) is StickyActions)):
+            if type(inner) is StickyActions:
+                sticky = inner
             inner = inner.env
         frameskip = getattr(inner, "_frameskip", None)
         direct = type(inner).__name__ == "AtariEnv" and isinstance(frameskip, int) and frameskip == 1 \
             and not getattr(inner, "continuous", True)
         self._atari: Any = inner if direct else None
+        self._sticky = sticky
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
@@ -137,11 +144,13 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
         atari = self._atari
         if atari is None or not self._started:
             return super().step(action)
-        ale = atari.ale
-        action_id = atari._action_set[action]
+        ale, action_set, sticky = atari.ale, atari._action_set, self._sticky
+        action_id = action_set[action]
         last = self.frame_skip - 1
         total_reward, terminated, truncated = 0.0, False, False
         for t in range(self.frame_skip):
+            if sticky is not None:  # StickyActions.step's rule, one draw per frame
+                action_id = action_set[sticky.frame_action(action)]
             total_reward += 0.0 + ale.act(action_id, 1.0)  # AtariEnv.step's reward of one frame
             terminated = ale.game_over(with_truncation=False)
             truncated = ale.game_truncated()
@@ -159,7 +168,8 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
                     ale.getScreenGrayscale(buffer)
                 else:
                     ale.getScreenRGB(buffer)
-        return self._get_obs(), total_reward, terminated, truncated, atari._get_info()
+        info = atari._get_info()
+        return self._get_obs(), total_reward, terminated, truncated, info if sticky is None else sticky.fix_info(info)
 
 
 class FireOnReset(gym.Wrapper, gym.utils.RecordConstructorArgs):

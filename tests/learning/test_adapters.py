@@ -282,3 +282,21 @@ def test_whole_run_learning_equals_step_by_step(variant, batch):
     assert float(next(iter(stepped.connections.values())).rule.eligibility.value().abs().max()) > 0
     with pytest.raises(ValueError, match="leaves the weights alone"):
         rules[0].step_sequence(rules[0].connection, x[:2], torch.zeros(2, batch, 3, dtype=torch.bool), 1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.float32])
+@pytest.mark.parametrize("shape", [(16, 6400), (1, 7), (5, 1), (64, 300)])
+def test_nonzero_by_column_lists_what_torch_lists(shape, dtype):
+    from snnrl.learning.adapters import _nonzero_by_column
+
+    g = torch.Generator().manual_seed(shape[0])
+    x = torch.rand(shape, generator=g) < 0.05
+    x = x if dtype == torch.bool else x * torch.rand(shape, generator=g)
+    expected = x.t().nonzero()
+    found = _nonzero_by_column(x)
+    if not expected.shape[0]:
+        assert found is None
+    else:
+        assert found[0].dtype == found[1].dtype == torch.int64
+        assert torch.equal(torch.stack(found, 1), expected)
+    assert _nonzero_by_column(torch.zeros(shape, dtype=dtype)) is None
