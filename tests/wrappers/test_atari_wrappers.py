@@ -342,23 +342,32 @@ def test_fire_on_reset_needs_fire():
         FireOnReset(FakeAle(("NOOP", "UP", "DOWN")))
 
 
-@pytest.mark.parametrize(("options", "make"), [
-    ({"frame_skip": 4, "screen_size": (160, 210), "noop_max": 30}, {"obs_type": "grayscale"}),
-    ({"frame_skip": 4, "screen_size": 84, "terminal_on_life_loss": True}, {"obs_type": "grayscale"}),
-    ({"frame_skip": 3, "screen_size": 64, "grayscale_obs": False}, {"obs_type": "rgb"}),
-    ({"frame_skip": 1, "screen_size": 84, "noop_max": 0}, {"obs_type": "grayscale", "max_num_frames_per_episode": 90}),
+@pytest.mark.parametrize(("options", "make", "sticky"), [
+    ({"frame_skip": 4, "screen_size": (160, 210), "noop_max": 30}, {"obs_type": "grayscale"}, False),
+    ({"frame_skip": 4, "screen_size": 84, "terminal_on_life_loss": True}, {"obs_type": "grayscale"}, False),
+    ({"frame_skip": 3, "screen_size": 64, "grayscale_obs": False}, {"obs_type": "rgb"}, False),
+    ({"frame_skip": 1, "screen_size": 84, "noop_max": 0}, {"obs_type": "grayscale", "max_num_frames_per_episode": 90},
+     False),
+    ({"frame_skip": 4, "screen_size": (160, 210), "noop_max": 30}, {"obs_type": "grayscale"}, True),
 ])
-def test_fast_atari_preprocessing_steps_exactly_like_gymnasiums(options, make):
+def test_fast_atari_preprocessing_steps_exactly_like_gymnasiums(options, make, sticky):
     # The direct frame-skip loop against Gymnasium's wrapper on twin emulators: every output of
-    # every step, through lost lives, game overs, truncations (90 frames) and resets.
+    # every step, through lost lives, game overs, truncations (90 frames) and resets. Sticky
+    # actions by the emulator, or by StickyActions (whose rule the fast loop plays per frame).
     ale_py = pytest.importorskip("ale_py")
     pytest.importorskip("cv2")
-    from snnrl.wrappers import AtariPreprocessing
+    from snnrl.wrappers import AtariPreprocessing, StickyActions
 
     gym.register_envs(ale_py)
-    envs = [cls(gym.make("ALE/Breakout-v5", frameskip=1, repeat_action_probability=0.25, **make), **options)
-            for cls in (AtariPreprocessing, gym.wrappers.AtariPreprocessing)]
+
+    def emulator():
+        if sticky:
+            return StickyActions(gym.make("ALE/Breakout-v5", frameskip=1, repeat_action_probability=0.0, **make), 0.25)
+        return gym.make("ALE/Breakout-v5", frameskip=1, repeat_action_probability=0.25, **make)
+
+    envs = [cls(emulator(), **options) for cls in (AtariPreprocessing, gym.wrappers.AtariPreprocessing)]
     assert envs[0]._atari is not None  # the fast path is taken
+    assert (envs[0]._sticky is envs[0].env) == sticky
     actions = np.random.default_rng(0).integers(0, 4, 400)
     outs = [[], []]
     for env, out in zip(envs, outs, strict=True):

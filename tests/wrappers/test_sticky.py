@@ -85,29 +85,6 @@ def test_seeded_reset_seeds_np_random_as_ale_does():
         assert sticky.unwrapped.np_random_seed == seed
 
 
-def test_fast_atari_preprocessing_plays_the_rule_frame_by_frame():
-    pytest.importorskip("cv2")
-    from snnrl.wrappers import AtariPreprocessing
-
-    options = {"frame_skip": 4, "screen_size": (160, 210), "noop_max": 30}
-    envs = [cls(StickyActions(breakout(obs_type="grayscale"), 0.25), **options)
-            for cls in (AtariPreprocessing, gym.wrappers.AtariPreprocessing)]
-    assert envs[0]._atari is not None and envs[0]._sticky is envs[0].env  # the fast path, with the rule
-    actions = np.random.default_rng(0).integers(0, 4, 400)
-    outs = [[], []]
-    for env, out in zip(envs, outs, strict=True):
-        out.append(env.reset(seed=3))
-        for k, a in enumerate(actions):
-            step = env.step(int(a))
-            out.append(step)
-            if step[2] or step[3]:
-                out.append(env.reset(seed=100 + k))
-    assert len(outs[0]) == len(outs[1])
-    for fast, slow in zip(*outs, strict=True):
-        np.testing.assert_array_equal(fast[0], slow[0])
-        assert fast[1:] == slow[1:]
-
-
 def test_bad_setups_are_refused():
     with pytest.raises(ValueError, match=r"repeat_action_probability.*\[0.0, 1.0\)"):
         StickyActions(breakout(), 1.0)
