@@ -58,6 +58,13 @@ def test_atari_observation_shapes_and_sticky_actions():
     while not isinstance(sticky, StickyActions):
         sticky = sticky.env
     assert sticky.repeat_action_probability == 0.25 and sticky.env.unwrapped is ale
+    # ALE's own frame skipping keeps ALE's own sticky actions (one draw per frame, inside the step)
+    plain = dataclasses.replace(load_preset("breakout"), make={"frameskip": 4, "repeat_action_probability": 0.25},
+                                preprocess=(), encoder=None)
+    skipping = make_env(plain)
+    assert not isinstance(skipping, StickyActions)
+    assert skipping.unwrapped.ale.getFloat("repeat_action_probability") == pytest.approx(0.25)
+    skipping.close()
     assert env.unwrapped.get_action_meanings() == ["NOOP", "FIRE", "RIGHT", "LEFT"]
     obs, _ = env.reset()
     assert obs.any()  # the bricks and the paddle are on

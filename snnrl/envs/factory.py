@@ -42,7 +42,9 @@ def _register(env_id: str, gym: Any) -> None:
 
 def _sticky_probability(env_id: str, kwargs: Mapping[str, Any], gym: Any) -> float:
     """The sticky-action probability of an ALE environment (the preset's, else the registered
-    default, else ``AtariEnv``'s 0.25); 0 for anything else, or for ``continuous`` ALE games.
+    default, else ``AtariEnv``'s 0.25) built with ``frameskip = 1``; 0 for anything else: other
+    environments, ``continuous`` ALE games, and ALE frame skipping (ALE draws once per frame, and a
+    wrapper would see one step of several frames).
 
     :func:`build_env` builds such an environment with ``repeat_action_probability=0`` and plays
     the rule in :class:`snnrl.wrappers.sticky.StickyActions`, whose seeded resets do not reload
@@ -52,6 +54,8 @@ def _sticky_probability(env_id: str, kwargs: Mapping[str, Any], gym: Any) -> flo
     except gym.error.Error:
         return 0.0  # gymnasium.make reports it
     if "ale_py" not in str(registered.entry_point) or kwargs.get("continuous", False):
+        return 0.0
+    if kwargs.get("frameskip", registered.kwargs.get("frameskip", 4)) != 1:
         return 0.0
     p = kwargs.get("repeat_action_probability", registered.kwargs.get("repeat_action_probability", 0.25))
     return float(p) if checks.is_real(p) else 0.0  # a bad value: AtariEnv's own error

@@ -110,10 +110,11 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
     :class:`~snnrl.wrappers.sticky.StickyActions` (whose rule it then plays frame by frame),
     :meth:`step` instead calls ``ale.act`` ``frame_skip`` times and reads the screen only for
     the two frames it max-pools (about 60 us less per step, 15 % of an emulator step). It does
-    what the chain of calls does, in the same order: the sum of the frames' rewards, ``terminated`` and ``truncated``
-    of the last frame played, the same early stop, max-pooling, resizing and info; tests
-    compare both wrappers step by step. Anything else (a ``TimeLimit``, a stochastic
-    frameskip, continuous actions, a ``step`` before ``reset``) takes Gymnasium's path.
+    what the chain of calls does, in the same order: the sum of the frames' rewards,
+    ``terminated`` and ``truncated`` of the last frame played, the same early stop,
+    max-pooling, resizing and info; tests compare both wrappers step by step. Anything else (a
+    ``TimeLimit``, a stochastic frameskip, continuous actions, a ``step`` before ``reset``)
+    takes Gymnasium's path.
 
     Args and Shape: as ``gymnasium.wrappers.AtariPreprocessing``.
     """
