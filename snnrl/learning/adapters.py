@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snnrl.functional.plasticity import decay_add_
+from snnrl.network import compiled
 from snnrl.network.connections.dense import Connection
 
 if TYPE_CHECKING:
@@ -484,6 +485,12 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
         # the presynaptic spikes ordered by neuron (b, i), then by step: one bag per neuron
         # (nonzero of the transposed view lists them in that order without a transposed copy)
         by_step = pre.reshape(n, b * n_pre)
+        kernel = _rows_kernel() if by_step.dtype == torch.bool and k.is_cpu else None
+        if kernel is not None:  # the same sums in the same order, in one compiled pass
+            p_flat = p.view(-1) if self.params.a_plus else p.new_empty(0)
+            kernel(by_step.numpy(), rows.view(n * b, n_post).numpy(), kp.view(n).numpy(),
+                   k.view(-1, n_post).numpy(), p_flat.numpy(), b)
+            return
         found = _nonzero_by_column(by_step)
         if found is None:
             return
@@ -521,6 +528,26 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
     def value(self) -> Tensor:
         self.flush()
         return torch.baddbmm(self.k, self.p.unsqueeze(2), self.c.unsqueeze(1)) * self._scales[2]
+
+
+_ROWS_KERNEL: Any = None
+
+
+def _rows_kernel() -> Any:
+    """The compiled row accumulation of :class:`FactorizedSTDPEligibility` (``snnrl.learning._stdp_kernel``),
+    or None without Numba or with ``SNNRL_COMPILED=0`` (then ``embedding_bag`` and ``index_add_``
+    do it: the same sums in the same order, so the same bits; a test compares the two)."""
+    global _ROWS_KERNEL
+    if not compiled._enabled:
+        return None
+    if _ROWS_KERNEL is None:
+        try:
+            from snnrl.learning._stdp_kernel import add_spike_rows
+        except ImportError:
+            _ROWS_KERNEL = False
+        else:
+            _ROWS_KERNEL = add_spike_rows
+    return _ROWS_KERNEL or None
 
 
 def _nonzero_by_column(x: Tensor) -> tuple[Tensor, Tensor] | None:

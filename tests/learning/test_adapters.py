@@ -300,3 +300,32 @@ def test_nonzero_by_column_lists_what_torch_lists(shape, dtype):
         assert found[0].dtype == found[1].dtype == torch.int64
         assert torch.equal(torch.stack(found, 1), expected)
     assert _nonzero_by_column(torch.zeros(shape, dtype=dtype)) is None
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_factorized_compiled_rows_equal_the_torch_path_bit_for_bit(monkeypatch, batch, dtype):
+    """The factorised eligibility's Numba kernel (spike rows summed per neuron, added to K and p)
+    gives the same bits as embedding_bag + index_add_, through windows, rewards and renormalisation."""
+    pytest.importorskip("numba")
+    from snnrl.network import compiled as compiled_module
+
+    monkeypatch.setattr(DenseAdapter, "factorize_above", 0)
+    n_pre, n_post, steps = 300, 9, 400
+    pre = spikes(steps, batch, n_pre, 0.05, 60)
+    post = spikes(steps, batch, n_post, 0.1, 61)
+    rewards = [0.7 if t % 16 == 15 else 0.0 for t in range(steps)]
+    w0 = torch.randn(n_pre, n_post, generator=gen(62), dtype=dtype)
+    out = {}
+    for use_kernel in (True, False):
+        monkeypatch.setattr(compiled_module, "_enabled", use_kernel)
+        conn = Connection(Input(n_pre), Input(n_post), w0.clone(), rule=MSTDPET(nu=0.05, tc_e_trace=40.0))
+        assert type(conn.rule.eligibility) is FactorizedSTDPEligibility
+        conn.rule.eligibility.capacity = 16
+        drive(conn, pre, post, rewards)
+        el = conn.rule.eligibility
+        el.flush()
+        out[use_kernel] = (conn.weight.clone(), el.k.clone(), el.p.clone(), el.c.clone())
+    for a, b in zip(out[True], out[False], strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(out[True][0], w0)
