@@ -135,7 +135,7 @@ def parallel_rows(args: argparse.Namespace) -> None:
     for label, overrides in (("1 env", ["env.num_envs=1"]),
                              (f"{args.envs} envs, sync (this process)",
                               [f"env.num_envs={args.envs}", 'env.vectorization="sync"']),
-                             (f"{args.envs} envs, async (a process each)",
+                             (f"{args.envs} envs, async (workers + this process)",
                               [f"env.num_envs={args.envs}", 'env.vectorization="async"'])):
         trainer = build_trainer(load_agent(args.agent, overrides))
         try:

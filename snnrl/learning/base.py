@@ -381,6 +381,19 @@ class ModulatedRule(Rule):
         if g is not None:
             self._deliver(connection, g)
 
+    def prepare(self, connection: AbstractConnection, signal: Tensor | None = None) -> None:
+        """Do now the part of the next :meth:`deliver` that does not depend on the modulator.
+
+        A pipeline calls it after sending the actions and before the environments answer, so that
+        this work overlaps with theirs. It must change no result, not even in the last bit: it may
+        only do what every ``deliver`` does whatever its modulator. So with a learning ``signal``
+        and a rule that :attr:`keeps_signal` it folds the signal into the rule's trace, the effect
+        of ``deliver(connection, 0.0, signal)`` (a ``deliver`` with the same signal and no step in
+        between then only applies the modulator). The default does nothing.
+        """
+        if connection is not self.__dict__["_connection"]:
+            raise ValueError(f"{type(self).__name__} is bound to another connection (or not bound)")
+
     def _deliver_signal(self, connection: AbstractConnection, g: Modulator | None, signal: Tensor) -> None:
         """Fold ``signal`` into the rule's trace and apply the batch-weighted global modulator
         ``g`` (None: zero) to it; only rules with :attr:`keeps_signal` implement it."""

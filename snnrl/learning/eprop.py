@@ -127,6 +127,7 @@ class EProp(ModulatedRule):
         self.register_buffer("_win_post", torch.zeros(0), persistent=False)
         self._pending = 0
         self._width = 1.0
+        self._prepared: Tensor | None = None  # the signal prepare() folded (see _deliver_signal)
 
     def _check_connection(self, connection: AbstractConnection) -> None:
         target = connection.target
@@ -310,9 +311,22 @@ class EProp(ModulatedRule):
         if self.normalize:
             connection.normalize()
 
-    def _deliver_signal(self, connection: AbstractConnection, g: float | Tensor | None, signal: Tensor) -> None:
-        r"""``F <- exp(-k dt / tc_signal) F + L * E``, ``E <- 0``, then ``Δw = nu R_b(m_b F_b)``
-        (nothing but the fold when the modulator is zero)."""
+    def prepare(self, connection: AbstractConnection, signal: Tensor | None = None) -> None:
+        """With a learning ``signal`` (and ``tc_signal``): fold it into ``F`` as
+        :meth:`_deliver_signal` does, whatever the modulator; the next delivery with the same
+        signal then only applies the modulator (see :meth:`LearningRule.prepare`). Without one,
+        nothing: a delivery of a zero modulator does not add the recorded steps to ``E``, and
+        adding them earlier would round the sums differently."""
+        super().prepare(connection, signal)
+        if signal is not None and self.keeps_signal:
+            if tuple(signal.shape) != self._neuron_shape():
+                raise ValueError(f"signal must have shape {self._neuron_shape()}, got {tuple(signal.shape)}")
+            self._check_finite(signal, "the learning signal")
+            self._fold(signal)
+            self._prepared = signal
+
+    def _fold(self, signal: Tensor) -> None:
+        """``F <- exp(-k dt / tc_signal) F + L * E``, ``E <- 0`` (``k``: steps since the last fold)."""
         assert self.tc_signal is not None  # keeps_signal
         self.flush()
         if self._since:
@@ -322,6 +336,18 @@ class EProp(ModulatedRule):
         ls = signal.to(self.e.dtype).reshape(signal.shape[0], *([1] * source_dims), *signal.shape[1:])
         self.f.addcmul_(ls, self.e)
         self.e.zero_()
+
+    def _load_from_state_dict(self, *args, **kwargs):  # type: ignore[no-untyped-def]  # nn.Module's signature
+        self._prepared = None
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def _deliver_signal(self, connection: AbstractConnection, g: float | Tensor | None, signal: Tensor) -> None:
+        r"""``F <- exp(-k dt / tc_signal) F + L * E``, ``E <- 0``, then ``Δw = nu R_b(m_b F_b)``
+        (nothing but the fold when the modulator is zero). The fold is skipped when :meth:`prepare`
+        has just done it with this very signal (no step since: ``E`` is still zero)."""
+        if self._prepared is not signal or self._since or self._pending:
+            self._fold(signal)
+        self._prepared = None
         if g is not None:
             self.adapter.add_batch_weighted(self.f, g * self.nu_post)
             if self.normalize:

@@ -565,12 +565,7 @@ class Network(nn.Module):
         if modulator is None:
             raise ValueError("deliver_reward needs a modulator: a number or a (B,) tensor")
         m = check_modulator(modulator, self.batch_size, name="modulator")
-        per_layer: dict[str, Tensor] = {}
-        for name, signal in (signals or {}).items():
-            if name not in self.layers:
-                raise ValueError(f"signals[{name!r}]: no layer named {name!r}; layers: {list(self.layers)}")
-            per_layer[name] = check_signal(signal, self.batch_size, self.layers[name].shape,
-                                           name=f"signals[{name!r}]")
+        per_layer = self._checked_signals(signals)
         if not self.training:
             return
         with torch.no_grad():
@@ -581,3 +576,31 @@ class Network(nn.Module):
                     if signal is not None:  # kept apart by e.g. e-prop's trace of L * E (tc_signal)
                         args = (m, signal) if getattr(conn.rule, "keeps_signal", False) else (with_signal(m, signal),)
                     conn.rule.deliver(conn, *args)
+
+    def _checked_signals(self, signals: Mapping[str, Tensor] | None) -> dict[str, Tensor]:
+        """``signals`` validated against the layers (see :meth:`deliver_reward`)."""
+        per_layer: dict[str, Tensor] = {}
+        for name, signal in (signals or {}).items():
+            if name not in self.layers:
+                raise ValueError(f"signals[{name!r}]: no layer named {name!r}; layers: {list(self.layers)}")
+            per_layer[name] = check_signal(signal, self.batch_size, self.layers[name].shape,
+                                           name=f"signals[{name!r}]")
+        return per_layer
+
+    def prepare_reward(self, signals: Mapping[str, Tensor] | None = None) -> None:
+        """Do now what the next :meth:`deliver_reward` (with these ``signals``) does before it
+        reads the modulator: bring every rule's deferred eligibility up to date and fold the
+        learning signals of rules that keep them apart (``rule.prepare``).
+
+        It changes no result, so a pipeline can call it while the environments step: the
+        following ``deliver_reward(m, signals)`` then only applies ``m``. Nothing happens in
+        evaluation mode. Shape: as :meth:`deliver_reward`.
+        """
+        per_layer = self._checked_signals(signals)
+        if not self.training:
+            return
+        with torch.no_grad():
+            for key, conn in self.connections.items():
+                if conn.rule is not None:
+                    signal = per_layer.get(self.endpoints[key][1]) if per_layer else None
+                    conn.rule.prepare(conn, signal if getattr(conn.rule, "keeps_signal", False) else None)

@@ -24,7 +24,10 @@ Shape:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import multiprocessing as mp
+import os
 import pickle
 import signal
 import traceback
@@ -163,91 +166,156 @@ class EnvWorkerError(RuntimeError):
     (or it exited)."""
 
 
-def _error(e: Exception) -> tuple[Any, ...]:
-    """A worker's answer for the error ``e``: the exception itself where it survives pickling."""
+def _error(e: Exception, index: int) -> tuple[Any, ...]:
+    """A worker's answer for the error ``e`` of environment ``index``: the exception itself where
+    it survives pickling."""
     text, tb = f"{type(e).__name__}: {e}", traceback.format_exc()
     try:
         pickle.loads(pickle.dumps(e))
     except Exception:
-        return ("error", None, text, tb)
-    return ("error", e, text, tb)
+        return ("error", None, text, tb, index)
+    return ("error", e, text, tb, index)
 
 
-def _worker(conn: Any, parent_conn: Any, factory: Callable[[], Any]) -> None:
-    """One :class:`AsyncEnvList` environment: build it, then answer ``(command, argument)``
-    messages until ``"close"`` or until the parent is gone. Each answer is ``("ok", result)``
-    or ``("error", exception or None, "Type: message", traceback)``."""
+def _answer(env: Any, wrapper: Any, command: str, arg: Any) -> tuple[Any, ...]:
+    """One environment's part of an answer: ``(obs, lives, intensity)`` after a reset (``arg``:
+    the seed), ``(obs, reward, terminated, truncated, lives, intensity)`` after a step (``arg``:
+    the action)."""
+    if command == "reset":
+        obs, info = env.reset(seed=arg)
+        result: tuple[Any, ...] = (obs,)
+    else:
+        obs, r, term, trunc, info = env.step(arg)
+        result = (obs, r, term, trunc)
+    intensity = getattr(wrapper, "last_intensity", None) if wrapper is not None else None
+    return (*result, int(info.get("lives", -1)), intensity)
+
+
+def _worker(conn: Any, parent_conn: Any, factories: Sequence[Callable[[], Any]], first: int) -> None:
+    """A worker of :class:`AsyncEnvList` hosting the environments ``first, first + 1, ...``: build
+    them, then answer ``(command, [(k, argument), ...])`` messages (``k``: the position among this
+    worker's environments) until ``"close"`` or until the parent is gone. Each answer is
+    ``("ok", [result, ...])`` or ``("error", exception or None, "Type: message", traceback,
+    environment index)``."""
     parent_conn.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes us
+    envs: list[Any] = []
     try:
-        env = factory()
-        wrapper = _encoding_wrapper(env)
-        answer: tuple[Any, ...] = ("ok", (env.observation_space, env.action_space))
+        for factory in factories:
+            envs.append(factory())
+        wrappers = [_encoding_wrapper(env) for env in envs]
+        answer: tuple[Any, ...] = ("ok", (envs[0].observation_space, envs[0].action_space))
+        ready = True
     except Exception as e:
-        answer, env = _error(e), None
+        answer, ready = _error(e, first + len(envs)), False
     while True:
         try:
             conn.send(answer)
-            if env is None:
+            if not ready:
+                for env in envs:
+                    env.close()
                 return
-            command, arg = conn.recv()
+            command, items = conn.recv()
         except (EOFError, OSError):  # the parent is gone
             return
-        try:
-            if command == "close":
+        if command == "close":
+            for env in envs:
                 env.close()
-                return
-            if command == "reset":
-                obs, info = env.reset(seed=arg)
-                result: tuple[Any, ...] = (obs,)
-            else:
-                obs, r, term, trunc, info = env.step(arg)
-                result = (obs, r, term, trunc)
-            intensity = getattr(wrapper, "last_intensity", None) if wrapper is not None else None
-            answer = ("ok", (*result, int(info.get("lives", -1)), intensity))
+            return
+        results, k = [], 0
+        try:
+            for k, arg in items:
+                results.append(_answer(envs[k], wrappers[k], command, arg))
+            answer = ("ok", results)
         except Exception as e:
-            answer = _error(e)
+            answer = _error(e, first + k)
+
+
+def _blocks(start: int, stop: int, parts: int) -> list[range]:
+    """``range(start, stop)`` cut into ``parts`` contiguous blocks whose sizes differ by at most one."""
+    size, extra = divmod(stop - start, parts)
+    bounds = [start]
+    for p in range(parts):
+        bounds.append(bounds[-1] + size + (p < extra))
+    return [range(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def _check_layout(n: int, workers: int | None, local: int | None) -> tuple[int, int]:
+    """``(workers, local)`` with the defaults of :class:`AsyncEnvList`, or a clear error."""
+    if local is None:
+        w = workers if workers is not None else max(1, min(n, os.cpu_count() or 1) - 1)
+        if isinstance(w, int) and w >= 1:
+            local = n // (w + 1)
+    if not isinstance(local, int) or isinstance(local, bool) or not 0 <= local < n:
+        raise ValueError(f"local must be an int in [0, {n - 1}] (at least one of the {n} environments in a "
+                         f"worker process), got {local!r}")
+    if workers is None:
+        workers = max(1, min(n - local, (os.cpu_count() or 1) - (1 if local else 0)))
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= n - local:
+        raise ValueError(f"workers must be an int in [1, {n - local}] (the environments outside this process), "
+                         f"got {workers!r}")
+    return workers, local
 
 
 class AsyncEnvList:
-    """:class:`EnvList` with each environment in a worker process of its own (see the module
-    docstring).
+    """:class:`EnvList` with the environments spread over worker processes and this one (see the
+    module docstring).
 
     Args:
         factories: one callable per environment that builds it (a ``gymnasium.Env``), e.g.
             ``functools.partial(build_env, preset)``; with the ``spawn`` start method they must pickle.
         context: the multiprocessing start method (default ``fork`` where there is one, else ``spawn``).
+        workers: worker processes (default: one per core but one, at least one, at most one per
+            environment outside this process).
+        local: environments stepped in this process, the first ``local`` ones (default: an even
+            share, ``n // (workers + 1)``; 0 puts every environment in a worker). The others are
+            dealt to the workers in contiguous blocks of sizes differing by at most one.
 
-    :meth:`step` sends every active environment its action before it collects the answers, so
-    the environments step in parallel. An error in a worker is raised here: the worker's
-    exception itself where it pickles (with a note that names the environment and carries the
-    worker's traceback), else an :class:`EnvWorkerError` with its message; a worker that exits
-    is an :class:`EnvWorkerError`. Workers are daemons and exit when this process does.
+    :meth:`step` sends every worker its environments' actions, then steps the local
+    environments while the workers step theirs, then collects the answers. This process would
+    otherwise sit waiting for the workers (and, on a small machine, for the operating system to
+    wake them and then itself: a few hundred microseconds a round trip), so the default layout
+    gives it an even share. An error in a worker is raised here: the worker's exception itself
+    where it pickles (with a note that names the environment and carries the worker's
+    traceback), else an :class:`EnvWorkerError` with its message; a worker that exits is an
+    :class:`EnvWorkerError`. Workers are daemons and exit when this process does.
     """
 
     seeded = True
     steps_all = False
 
-    def __init__(self, factories: Sequence[Callable[[], Any]], context: str | None = None) -> None:
+    def __init__(self, factories: Sequence[Callable[[], Any]], context: str | None = None, *,
+                 workers: int | None = None, local: int | None = None) -> None:
         if not factories:
             raise ValueError("no environment factories given")
-        ctx: Any = mp.get_context(context or ("fork" if "fork" in mp.get_all_start_methods() else "spawn"))
         self.n = len(factories)
+        n_workers, self.local = _check_layout(self.n, workers, local)
+        ctx: Any = mp.get_context(context or ("fork" if "fork" in mp.get_all_start_methods() else "spawn"))
+        #: the environments of each worker process
+        self.blocks = _blocks(self.local, self.n, n_workers)
+        #: worker and position of every environment outside this process
+        self._where = {i: (w, k) for w, block in enumerate(self.blocks) for k, i in enumerate(block)}
         self._conns: list[Any] = []
         self._procs: list[Any] = []
+        self._envs: list[Any] = []
         self._closed = False
+        self._sent: tuple[str, dict[int, Any], dict[int, list[tuple[int, Any]]]] | None = None
+        self._active = np.zeros(self.n, dtype=bool)
         try:
-            for factory in factories:
+            for block in self.blocks:  # workers first: they build their environments while we build ours
                 conn, child = ctx.Pipe()
-                proc = ctx.Process(target=_worker, args=(child, conn, factory), daemon=True)
+                proc = ctx.Process(target=_worker, args=(child, conn, [factories[i] for i in block], block.start),
+                                   daemon=True)
                 proc.start()
                 child.close()
                 self._conns.append(conn)
                 self._procs.append(proc)
-            spaces = self._collect(range(self.n))
+            self._envs = [factories[i]() for i in range(self.local)]
+            spaces = self._collect(range(len(self.blocks)))
         except BaseException:
             self.close()
             raise
+        self._wrappers = [_encoding_wrapper(env) for env in self._envs]
         self.observation_space, self.action_space = spaces[0]
         self.obs = np.zeros((self.n, *self.observation_space.shape), dtype=self.observation_space.dtype)
         self.lives = np.full(self.n, -1, dtype=np.int64)
@@ -255,57 +323,94 @@ class AsyncEnvList:
         """After :meth:`step`: environments whose ``info["lives"]`` (Atari) went down in that step."""
         self._intensity: list[Any] = [None] * self.n
 
-    def _collect(self, indices: Sequence[int]) -> list[Any]:
-        """The answers of the workers ``indices``, in order; after reading them all, raise the
-        first error among them."""
+    def _collect(self, workers: Sequence[int]) -> list[Any]:
+        """The answers of ``workers``, in order; after reading them all, raise the first error among them."""
         answers, error = [], None
-        for i in indices:
+        for w in workers:
             try:
-                answer = self._conns[i].recv()
+                answer = self._conns[w].recv()
             except (EOFError, OSError):
-                self._procs[i].join(timeout=1)
-                answer = ("error", None, f"its worker process exited (exit code {self._procs[i].exitcode})", "")
+                self._procs[w].join(timeout=1)
+                first = self.blocks[w].start
+                answer = ("error", None, f"its worker process exited (exit code {self._procs[w].exitcode})", "", first)
             if answer[0] == "error" and error is None:
-                error = (i, *answer[1:])
+                error = answer[1:]
             answers.append(answer[1])
         if error is not None:
-            i, exc, text, tb = error
+            exc, text, tb, i = error
             if exc is not None:
                 exc.add_note(f"(raised in the worker process of environment {i}; its traceback:)\n{tb}")
                 raise exc
             raise EnvWorkerError(f"environment {i}: {text}" + (f"\n{tb}" if tb else ""))
         return answers
 
-    def _send(self, i: int, command: str, arg: Any) -> None:
+    def _send(self, command: str, args: dict[int, Any]) -> None:
+        """Send ``command`` with ``args[i]`` to the worker of every environment ``i >= local`` in
+        ``args``; :meth:`_finish` completes the exchange."""
         if self._closed:
             raise ValueError("the environments are closed")
+        if self._sent is not None:
+            raise RuntimeError("a step_async() is waiting for its step_wait()")
+        items: dict[int, list[tuple[int, Any]]] = {}
+        for i, arg in args.items():
+            if i >= self.local:
+                w, k = self._where[i]
+                items.setdefault(w, []).append((k, arg))
+        for w, part in items.items():
+            try:
+                self._conns[w].send((command, part))
+            except (BrokenPipeError, OSError):
+                pass  # the worker exited: _collect says so
+        self._sent = (command, args, items)
+
+    def _finish(self) -> list[tuple[int, tuple[Any, ...]]]:
+        """Run the command of :meth:`_send` on this process's environments, then collect the
+        workers' answers: ``(i, answer)`` pairs, this process's first."""
+        if self._sent is None:
+            raise RuntimeError("step_wait() without a step_async()")
+        command, args, items = self._sent
+        self._sent = None
+        busy = list(items)
         try:
-            self._conns[i].send((command, arg))
-        except (BrokenPipeError, OSError):
-            pass  # the worker exited: _collect says so
+            out = [(i, _answer(self._envs[i], self._wrappers[i], command, arg))
+                   for i, arg in args.items() if i < self.local]
+        except BaseException:
+            with contextlib.suppress(Exception):  # read the workers' answers: the pipes stay in step
+                self._collect(busy)
+            raise
+        for w, answers in zip(busy, self._collect(busy), strict=True):
+            out.extend((self.blocks[w][k], answer) for (k, _), answer in zip(items[w], answers, strict=True))
+        return out
 
     def reset(self, mask: np.ndarray, seeds: Sequence[int | None]) -> np.ndarray:
         """Reset the environments where ``mask`` is True (``seeds``: one per environment)."""
-        indices = [int(i) for i in np.flatnonzero(mask)]
-        for i in indices:
-            self._send(i, "reset", seeds[i])
-        for i, (obs, lives, intensity) in zip(indices, self._collect(indices), strict=True):
+        self._send("reset", {int(i): seeds[i] for i in np.flatnonzero(mask)})
+        for i, (obs, lives, intensity) in self._finish():
             self.obs[i] = obs
             self.lives[i] = lives
             self._intensity[i] = intensity
         return self.obs.copy()
 
-    def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Step the active environments; returns ``(obs, reward, terminated, truncated, valid)``."""
+    def step_async(self, actions: np.ndarray, active: np.ndarray) -> None:
+        """Send the active environments' actions to the workers and return at once; the caller may
+        work while they step, then calls :meth:`step_wait` (which steps this process's
+        environments and collects the workers' results)."""
+        self._send("step", {int(i): actions[i] for i in np.flatnonzero(active)})
+        self._active = active.copy()
+
+    def step_wait(self) -> tuple[np.ndarray, ...]:
+        """The results of :meth:`step_async`'s step: ``(obs, reward, terminated, truncated, valid)``."""
         record = _StepRecord(self.n)
         self.life_lost[:] = False
-        indices = [int(i) for i in np.flatnonzero(active)]
-        for i in indices:
-            self._send(i, "step", actions[i])
-        for i, (obs, r, term, trunc, lives, intensity) in zip(indices, self._collect(indices), strict=True):
+        for i, (obs, r, term, trunc, lives, intensity) in self._finish():
             record.put(self, i, obs, r, term, trunc, lives)
             self._intensity[i] = intensity
-        return record.result(self, active)
+        return record.result(self, self._active)
+
+    def step(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Step the active environments; returns ``(obs, reward, terminated, truncated, valid)``."""
+        self.step_async(actions, active)
+        return self.step_wait()
 
     def intensities(self) -> np.ndarray:
         """As :meth:`EnvList.intensities` (the workers send them with every observation)."""
@@ -315,7 +420,8 @@ class AsyncEnvList:
         return np.stack(self._intensity)
 
     def close(self) -> None:
-        """Stop the workers (each closes its environment); closing again does nothing."""
+        """Stop the workers (each closes its environments) and close this process's; closing again
+        does nothing."""
         if self._closed:
             return
         self._closed = True
@@ -324,6 +430,8 @@ class AsyncEnvList:
                 conn.send(("close", None))
             except (BrokenPipeError, OSError):
                 pass
+        for env in self._envs:
+            env.close()
         for proc in self._procs:
             proc.join(timeout=5)
             if proc.is_alive():

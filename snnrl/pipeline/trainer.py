@@ -300,6 +300,8 @@ class Trainer:
             raise TypeError(f"policy must be a SpikingPolicy, got {type(policy).__name__}")
         self.policy = policy
         self.driver = make_driver(envs)
+        # environments in worker processes: prepare the reward delivery while they step
+        self._overlap = callable(getattr(self.driver, "step_async", None))
         for what, ours, theirs in (("observation", self.driver.observation_space, policy.observation_space),
                                    ("action", self.driver.action_space, policy.action_space)):
             if tuple(getattr(ours, "shape", ()) or ()) != tuple(getattr(theirs, "shape", ()) or ()) or \
@@ -475,7 +477,14 @@ class Trainer:
                 neg_log_prob = -torch.log(prob.clamp(min=1e-6)).cpu().numpy()
         if policy.record:
             self._accumulate_rates(run.rate_sums, x)
-        obs2, reward, terminated, truncated, valid = driver.step(policy.to_env_action(actions), run.active)
+        if learn and self._overlap:  # the eligibility's bookkeeping while the workers step
+            driver.step_async(policy.to_env_action(actions), run.active)
+            try:
+                policy.network.prepare_reward(signals)
+            finally:
+                obs2, reward, terminated, truncated, valid = driver.step_wait()
+        else:
+            obs2, reward, terminated, truncated, valid = driver.step(policy.to_env_action(actions), run.active)
         valid &= run.active
         run.ep_len += valid
         if self.max_episode_steps:

@@ -337,3 +337,56 @@ def test_step_sequence_refuses_a_rewarded_run_and_missing_states():
         conn.rule.step_sequence(conn, s, torch.zeros(2, 1, 2, dtype=torch.bool), 1.0, {"v": torch.zeros(2, 1, 2)})
     with pytest.raises(ValueError, match="refrac_count"):
         conn.rule.step_sequence(conn, s, torch.zeros(2, 1, 2, dtype=torch.bool), 0.0, {"v": torch.zeros(2, 1, 2)})
+
+
+@pytest.mark.parametrize("between", [False, True])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_prepare_reward_then_deliver_is_deliver_bit_for_bit(batch, between):
+    """Network.prepare_reward(signals) folds the kept signal into F while the environments step;
+    the delivery that follows (same signals, no step in between) applies only the modulator: the
+    same bits as delivering alone, for zero and non-zero modulators. With a run in between
+    (``between``), it is a zero delivery, then the run and the delivery."""
+    def build() -> Network:
+        g = torch.Generator().manual_seed(3)
+        net = Network(dt=1.0, batch_size=batch)
+        net.add_layer(Input(30), "X")
+        net.add_layer(LIFNodes(12), "H")
+        net.add_layer(LIFNodes(4), "A")
+        net.add_connection(Connection(net.layers["X"], net.layers["H"], torch.rand(30, 12, generator=g) * 6,
+                                      rule=EProp(nu=0.2, tc_e_trace=30.0)), "X", "H")
+        net.add_connection(Connection(net.layers["H"], net.layers["A"], torch.rand(12, 4, generator=g) * 8,
+                                      rule=EProp(nu=0.2, tc_e_trace=30.0, tc_signal=40.0)), "H", "A")
+        return net
+
+    prepared, reference = build(), build()
+    rule = prepared.connections["H->A"].rule
+    folds = []
+    original = rule._fold
+    rule._fold = lambda s: folds.append(1) or original(s)
+    gen = torch.Generator().manual_seed(4)
+    for m in (0.5, 0.0, -1.0, 0.25):
+        x = torch.rand(8, batch, 30, generator=gen) < 0.3
+        signals = {"A": torch.randn(batch, 4, generator=gen)}
+        mod = torch.full((batch,), m)
+        for net in (prepared, reference):
+            net.run({"X": x}, reward=0.0)
+        prepared.prepare_reward(signals)
+        if between:
+            reference.deliver_reward(0.0, signals)
+            x2 = torch.rand(4, batch, 30, generator=gen) < 0.3
+            for net in (prepared, reference):
+                net.run({"X": x2}, reward=0.0)
+        for net in (prepared, reference):
+            net.deliver_reward(mod, signals)
+    assert len(folds) == (8 if between else 4)  # one per prepare, and one per delivery after a run
+    assert float(rule.f.abs().sum()) > 0
+    for c1, c2 in zip(prepared.connections.values(), reference.connections.values(), strict=True):
+        assert torch.equal(c1.weight, c2.weight)
+        for name in ("zbar", "e", "f"):
+            assert torch.equal(getattr(c1.rule, name), getattr(c2.rule, name)), name
+    assert not torch.equal(prepared.connections["H->A"].weight, build().connections["H->A"].weight)
+    prepared.train(False)
+    prepared.prepare_reward({"A": torch.zeros(batch, 4)})  # evaluation mode: nothing
+    assert len(folds) == (8 if between else 4)
+    with pytest.raises(ValueError, match="signals\\['Q'\\]: no layer named 'Q'"):
+        prepared.prepare_reward({"Q": torch.zeros(batch, 4)})

@@ -35,8 +35,11 @@ def _trained(agent, mode, episodes):
     return tr, weights
 
 
-@pytest.mark.parametrize(("agent", "episodes"), [(BANDIT, 6), ("agents/cartpole_place.toml", 4)])
+@pytest.mark.parametrize(("agent", "episodes"), [(BANDIT, 6), ("agents/cartpole_place.toml", 4),
+                                                 ("agents/cartpole_eprop.toml", 4), ("agents/breakout_eprop.toml", 2)])
 def test_async_training_is_bit_identical_to_sync(agent, episodes):
+    """Async training prepares the e-prop deliveries (the signal folded into F) while the
+    workers step, and steps one environment in this process: the same bits as sync training."""
     sync, w_sync = _trained(agent, "sync", episodes)
     asyn, w_async = _trained(agent, "async", episodes)
     assert type(sync.driver) is EnvList and type(asyn.driver) is AsyncEnvList
@@ -135,7 +138,7 @@ def test_worker_error_is_raised_in_the_parent_with_its_message():
 
 
 def test_unpicklable_worker_error_and_dead_worker_are_env_worker_errors():
-    driver = AsyncEnvList([functools.partial(_failing, lambda: _Unpicklable(1, 2))] * 2)
+    driver = AsyncEnvList([functools.partial(_failing, lambda: _Unpicklable(1, 2))] * 2, local=0)
     try:
         with pytest.raises(EnvWorkerError, match=r"environment 0: _Unpicklable: 1 and 2"):
             _run_until_error(driver)
@@ -210,3 +213,84 @@ def test_cli_train_async_envs(tmp_path):
     result = json.loads((run / "results.json").read_text())
     assert result["episodes"] == 4 and len(result["evaluation"]["returns"]) == 2
     assert not mp.active_children()
+
+
+@pytest.mark.parametrize(("n", "workers", "local", "blocks"), [
+    (2, None, 0, [range(0, 1), range(1, 2)]),
+    (4, 1, None, [range(2, 4)]),
+    (5, 2, 1, [range(1, 3), range(3, 5)]),
+    (3, 1, 2, [range(2, 3)]),
+])
+def test_layouts_spread_the_environments_and_give_the_same_steps(n, workers, local, blocks):
+    factories = [functools.partial(build_env, "cue_bandit")] * n
+    sync, asyn = EnvList([f() for f in factories]), AsyncEnvList(factories, workers=workers, local=local)
+    try:
+        assert asyn.blocks == blocks and len(asyn._procs) == len(blocks)
+        assert asyn.local == blocks[0].start
+        mask = np.ones(n, dtype=bool)
+        seeds = list(range(10, 10 + n))
+        np.testing.assert_array_equal(asyn.reset(mask, seeds), sync.reset(mask, seeds))
+        rng = np.random.default_rng(0)
+        for _ in range(30):
+            actions = rng.integers(0, 2, n)
+            active = rng.random(n) < 0.7
+            got, want = asyn.step(actions, active), sync.step(actions, active)
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_array_equal(a, b)
+            ended = (got[2] | got[3]) & active
+            if ended.any():
+                np.testing.assert_array_equal(asyn.reset(ended, seeds), sync.reset(ended, seeds))
+    finally:
+        asyn.close()
+        sync.close()
+    assert not mp.active_children()
+
+
+def test_default_layout_keeps_an_even_share_in_this_process(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    driver = AsyncEnvList([functools.partial(build_env, "cue_bandit")] * 4)
+    try:
+        assert driver.local == 2 and driver.blocks == [range(2, 4)]
+    finally:
+        driver.close()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"local": 2}, "local must be an int in [0, 1]"),
+    ({"local": -1}, "local must be an int in [0, 1]"),
+    ({"local": 0, "workers": 3}, "workers must be an int in [1, 2]"),
+    ({"local": 1, "workers": 0}, "workers must be an int in [1, 1]"),
+])
+def test_bad_layouts_are_refused_before_any_worker_starts(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        AsyncEnvList([functools.partial(build_env, "cue_bandit")] * 2, **kwargs)
+    assert not mp.active_children()
+
+
+def test_error_in_a_local_environment_keeps_the_workers_in_step():
+    factories = [functools.partial(_failing, lambda: KeyError("boom here")), functools.partial(gym.make, "CartPole-v1")]
+    driver = AsyncEnvList(factories, local=1)
+    try:
+        with pytest.raises(KeyError, match="boom here"):
+            _run_until_error(driver)
+        obs = driver.reset(np.ones(2, dtype=bool), [5, 6])  # the worker's late answer was read
+        assert obs.shape == (2, 4)
+        expected, _ = gym.make("CartPole-v1").reset(seed=6)
+        np.testing.assert_array_equal(obs[1], expected)
+    finally:
+        driver.close()
+
+
+def test_step_async_and_step_wait_pair_up():
+    driver = AsyncEnvList([functools.partial(gym.make, "CartPole-v1")] * 2)
+    both = np.ones(2, dtype=bool)
+    try:
+        driver.reset(both, [0, 1])
+        with pytest.raises(RuntimeError, match="without a step_async"):
+            driver.step_wait()
+        driver.step_async(np.zeros(2, dtype=np.int64), both)
+        with pytest.raises(RuntimeError, match="waiting for its step_wait"):
+            driver.reset(both, [0, 1])
+        assert driver.step_wait()[0].shape == (2, 4)
+    finally:
+        driver.close()
