@@ -10,8 +10,8 @@ Compares, on the same environment preset and the same episode seeds:
   the eager step loop, same results), when Numba is installed.
 
 A second table compares training with 1 environment, ``--envs`` environments stepped one after
-the other in this process (``env.vectorization = "sync"``) and ``--envs`` environments each in a
-worker process of its own (``"async"``): environment steps per second of all environments
+the other in this process (``env.vectorization = "sync"``) and ``--envs`` environments spread
+over worker processes and this one (``"async"``, its default layout): environment steps per second of all environments
 together, and the ratio to 1 environment.
 
 Figures are the median of ``--repeats`` runs of ``--steps`` environment steps, one torch thread.

@@ -49,3 +49,31 @@ def test_preset_builds_and_steps(name):
     assert trainer.driver.action_space.contains(a[0].item() if np.ndim(a[0]) == 0 else a[0])
     assert weights  # the network has weights to learn
     trainer.close()
+
+
+@pytest.mark.parametrize(("name", "episodes"), [("cue_bandit", 12), ("breakout_eprop", 2), ("cartpole_eprop", 3)])
+def test_sum_reduction_is_the_same_run_as_mean_with_one_env(name, episodes):
+    """The presets' rules and critics sum their batch's updates (with --num-envs N each game counts
+    in full): with one game that is the run the mean gives, bit for bit."""
+    import torch
+
+    weights = {}
+    for reduction in ("sum", "mean"):
+        overrides = [f'network.connections.0.rule.params.reduction="{reduction}"']
+        if load_agent(name).critic is not None:
+            assert load_agent(name).critic.reduction == "sum"
+            overrides.append(f'critic.reduction="{reduction}"')
+        config = load_agent(name, overrides)
+        trainer = build_trainer(config)
+        try:
+            rules = [c.rule for c in trainer.policy.network.connections.values() if c.rule is not None]
+            assert [r.reduction for r in rules] == [reduction]
+            trainer.learn(episodes)
+        finally:
+            trainer.close()
+        weights[reduction] = ({k: v.clone() for k, v in trainer.policy.network.state_dict().items()
+                               if isinstance(v, torch.Tensor)},
+                              trainer.returns, trainer.critic.state() if trainer.critic is not None else None)
+    assert weights["sum"][1] == weights["mean"][1] and weights["sum"][2] == weights["mean"][2]
+    for k, v in weights["sum"][0].items():
+        assert torch.equal(v, weights["mean"][0][k]), k

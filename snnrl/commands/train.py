@@ -22,7 +22,7 @@ overrides: any key of the agent preset as key.path=value (the value is read as T
 examples:
   snnrl train --agent agents/breakout.toml --minutes 3          # the README's main command
   snnrl train --agent agents/cue_bandit.toml --episodes 20      # the fast test task (seconds)
-  snnrl train --agent breakout --num-envs 2 --async-envs        # 2 environments, each in a process of its own
+  snnrl train --agent breakout --num-envs 2 --async-envs        # 2 environments stepping in parallel
   snnrl train --agent agents/cartpole.toml --resume             # continue the latest cartpole run (seed 0)
   snnrl train --agent cartpole --seeds 0-9 --workers 4          # 10 seeds on Ray, then their summary (IQM, 95 % CI)
   snnrl train --agent cartpole --seeds 0-9 --resume             # continue the latest seed set (finished seeds stay)
@@ -151,7 +151,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "node can write")
     p.add_argument("--num-envs", type=positive_int, help="environments played in parallel (default: env.num_envs)")
     p.add_argument("--async-envs", action="store_true",
-                   help="step the --num-envs environments in worker processes of their own, in parallel "
+                   help="step the --num-envs environments in parallel, spread over worker processes and this one "
                         "(env.vectorization=\"async\"; the same results as in this process)")
     p.add_argument("--runs-dir", default="runs", help="where run directories are created (default: runs)")
     p.add_argument("--run-dir", help="use this run directory instead of <runs-dir>/<env>__<agent>__<seed>__<time>")

@@ -601,6 +601,7 @@ class Network(nn.Module):
             return
         with torch.no_grad():
             for key, conn in self.connections.items():
-                if conn.rule is not None:
+                rule: Any = conn.rule  # a LearningRule (nn.Module attributes are typed loosely)
+                if rule is not None:
                     signal = per_layer.get(self.endpoints[key][1]) if per_layer else None
-                    conn.rule.prepare(conn, signal if getattr(conn.rule, "keeps_signal", False) else None)
+                    rule.prepare(conn, signal if getattr(rule, "keeps_signal", False) else None)

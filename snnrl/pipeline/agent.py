@@ -223,7 +223,8 @@ class EnvConfig(_Table):
     """> 1: that many copies played in parallel, one batch element each."""
     vectorization: Literal["sync", "async"] = "sync"
     """How ``num_envs > 1`` environments step: ``"sync"`` one after the other in this process,
-    ``"async"`` each in a worker process of its own, in parallel (the same results)."""
+    ``"async"`` spread over worker processes and this one, an even share per core, stepping in
+    parallel (the same results)."""
     max_episode_steps: int = _key(0, low=0)
     """> 0: truncate longer episodes (0: the environment's own limit only)."""
     make: Mapping[str, Any] | None = None
@@ -325,6 +326,9 @@ class CriticConfig(_Table):
     """Spiking only: (default 4)."""
     tc_e_trace: float | None = _key(None, low=0.0)
     """Spiking only: e-prop's eligibility time constant in ms (default 25)."""
+    reduction: Literal["mean", "sum"] = "mean"
+    """How a batch of environments' steps combine: ``"mean"`` or ``"sum"`` (each environment's step
+    counts in full, as with one environment; the two are the same with one environment)."""
 
     def _check(self, path: str) -> None:
         if self.type == "spiking" and self.reads != "spikes":

@@ -99,12 +99,14 @@ class SpikingCritic:
         seed: seed of the initial weights.
         dt: step length (ms), the policy network's.
         device: where the critic population lives.
+        reduction: ``"mean"`` or ``"sum"`` over the batch, for the rule and ``b`` (the same with
+            one environment).
     """
 
     def __init__(self, n_inputs: int, *, neurons: int = 20, lr: float = 0.05, readout: float = 5.0,
                  bias_lr: float = 0.05, init: float = 0.0, weight_init: tuple[float, float] = (0.0, 4.0),
                  tc_e_trace: float = 25.0, gamma: float = 0.99, seed: int = 0, dt: float = 1.0,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", reduction: str = "mean") -> None:
         if isinstance(neurons, bool) or not isinstance(neurons, int) or neurons < 1:
             raise ValueError(f"critic neurons must be an int >= 1, got {neurons!r}")
         self.lr = _finite("lr", lr)
@@ -119,7 +121,8 @@ class SpikingCritic:
         net.add_layer(source, "X")
         net.add_layer(target, "V")
         w = torch.rand(int(n_inputs), neurons, generator=gen) * (high - low) + low
-        self.rule = EProp(nu=self.lr, tc_e_trace=tc_e_trace)
+        self.rule = EProp(nu=self.lr, tc_e_trace=tc_e_trace, reduction=reduction)
+        self.reduction = self.rule.reduction
         net.add_connection(Connection(source, target, w, wmin=-50.0, wmax=50.0, rule=self.rule), "X", "V")
         self._layers = (source, target)
         self.monitor = Monitor(target, ["s"])
@@ -160,7 +163,7 @@ class SpikingCritic:
         net.train(True)
         d = delta.to(self.b.device, torch.float32)
         net.deliver_reward(d, signals={"V": self.r.expand(d.shape[0], -1)})
-        self.b += self.bias_lr * d.mean()
+        self.b += self.bias_lr * (d.mean() if self.reduction == "mean" else d.sum())
 
     def reset(self, mask: Tensor | None = None) -> None:
         if mask is None or bool(mask.all()):

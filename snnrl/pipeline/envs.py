@@ -6,8 +6,9 @@ to (with the seeds it is given, where it can), and says which results are real t
 * :class:`EnvList` (a single ``gymnasium.Env`` or a list of them, stepped in this process):
   every episode is reset with its own seed, so runs are reproducible and resumable episode by
   episode. This is what the trainer builds from agent presets.
-* :class:`AsyncEnvList` (environment factories): the same, with each environment in a worker
-  process of its own, so the ``n`` emulators step in parallel. Runs are bit-identical to
+* :class:`AsyncEnvList` (environment factories): the same, spread over worker processes and
+  this one (an even share per core by default), so the emulators step in parallel; the trainer
+  prepares the reward delivery while the workers step. Runs are bit-identical to
   :class:`EnvList`'s (every episode is reset with its seed and the encoders' random streams
   live in the environments). Agent presets ask for it with ``[env] vectorization = "async"``.
 * :class:`VectorEnvDriver` (a ``gymnasium.vector.VectorEnv``): ``AutoresetMode.DISABLED``
@@ -384,7 +385,7 @@ class AsyncEnvList:
 
     def reset(self, mask: np.ndarray, seeds: Sequence[int | None]) -> np.ndarray:
         """Reset the environments where ``mask`` is True (``seeds``: one per environment)."""
-        self._send("reset", {int(i): seeds[i] for i in np.flatnonzero(mask)})
+        self._send("reset", {int(i): seeds[int(i)] for i in np.flatnonzero(mask)})
         for i, (obs, lives, intensity) in self._finish():
             self.obs[i] = obs
             self.lives[i] = lives

@@ -104,14 +104,15 @@ def _build_critic(config: AgentConfig, policy: SpikingPolicy) -> Critic | None:
         raise AgentError(str(e)) from None
     if c.type == "linear":
         return LinearCritic(layer.n, lr=c.lr, init=c.init, trace=c.trace, gamma=gamma, reads=c.reads,
-                            bias_lr=c.bias_lr)
+                            bias_lr=c.bias_lr, reduction=c.reduction)
     low = 0.0 if c.weight_low is None else c.weight_low
     high = 4.0 if c.weight_high is None else c.weight_high
     return SpikingCritic(layer.n, neurons=c.neurons or 20, lr=c.lr, init=c.init,
                          readout=5.0 if c.readout is None else c.readout,
                          bias_lr=0.05 if c.bias_lr is None else c.bias_lr, weight_init=(low, high),
                          tc_e_trace=25.0 if c.tc_e_trace is None else c.tc_e_trace, gamma=gamma,
-                         seed=derive_seed(config.seed, 4), dt=policy.network.dt, device=policy.device)
+                         seed=derive_seed(config.seed, 4), dt=policy.network.dt, device=policy.device,
+                         reduction=c.reduction)
 
 
 def _build_feedback(config: AgentConfig, policy: SpikingPolicy) -> Feedback | None:
@@ -148,10 +149,11 @@ def _action_meanings(config: AgentConfig, envs: EnvList | AsyncEnvList) -> list[
 def build_trainer(config: AgentConfig, *, num_envs: int | None = None, render_mode: str | None = None) -> Trainer:
     """The :class:`Trainer` an agent preset describes (environments, policy, reward, critic).
 
-    With ``env.vectorization = "async"`` and more than one environment, each environment runs
-    in a worker process of its own (:class:`~snnrl.pipeline.envs.AsyncEnvList`; the same results
-    as ``"sync"``); a single environment brings nothing to parallelise and is stepped in this
-    process (:class:`~snnrl.pipeline.envs.EnvList`) either way."""
+    With ``env.vectorization = "async"`` and more than one environment, the environments are
+    spread over worker processes and this one, an even share per core
+    (:class:`~snnrl.pipeline.envs.AsyncEnvList`; the same results as ``"sync"``); a single
+    environment brings nothing to parallelise and is stepped in this process
+    (:class:`~snnrl.pipeline.envs.EnvList`) either way."""
     n = int(config.env.num_envs if num_envs is None else num_envs)
     envs: EnvList | AsyncEnvList
     if config.env.vectorization == "async" and n > 1:

@@ -131,8 +131,9 @@ class LinearCritic:
     ``V(s) = w·φ + b``. After each step, with the TD error
     ``δ`` of :class:`~snnrl.learning.TDError` (discount ``gamma``) and an accumulating trace
     ``e ← gamma λ e + φ / max(1, |φ|_1)`` (normalised by the number of active features, as in tile
-    coding): ``w ← w + lr δ e``, ``b ← b + bias_lr δ``, averaged over the batch. The traces are
-    per environment and cleared at episode ends (:meth:`reset`); ``λ = 0`` is TD(0).
+    coding): ``w ← w + lr δ e``, ``b ← b + bias_lr δ``, averaged over the batch (``reduction="mean"``) or
+    summed (``"sum"``: each environment's step counts in full, as with one environment). The
+    traces are per environment and cleared at episode ends (:meth:`reset`); ``λ = 0`` is TD(0).
 
     Args:
         n_features: input neurons.
@@ -142,14 +143,20 @@ class LinearCritic:
         gamma: the discount of the traces (the trainer sets it to the TD error's).
         reads: ``"spikes"`` or ``"rates"`` (see above).
         bias_lr: learning rate of ``b`` (None: ``lr``; 0: ``b`` stays ``init``).
+        reduction: ``"mean"`` or ``"sum"`` over the batch (the same with one environment).
     """
 
     READS = ("spikes", "rates")
+    REDUCTIONS = ("mean", "sum")
 
     def __init__(self, n_features: int, lr: float = 0.01, init: float = 0.0, trace: float = 0.0,
-                 gamma: float = 0.99, reads: str = "spikes", bias_lr: float | None = None) -> None:
+                 gamma: float = 0.99, reads: str = "spikes", bias_lr: float | None = None,
+                 reduction: str = "mean") -> None:
         if reads not in self.READS:
             raise ValueError(f"reads must be one of {self.READS}, got {reads!r}")
+        if reduction not in self.REDUCTIONS:
+            raise ValueError(f"reduction must be one of {self.REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
         self.reads = reads
         self.w = torch.zeros(checks.integer("n_features", n_features, 1))
         self.b = torch.tensor(checks.finite("init", init))
@@ -184,8 +191,12 @@ class LinearCritic:
                 self.e = torch.zeros_like(phi)
             self.e.mul_(self.gamma * self.trace).add_(step)
             step = self.e
-        self.w += self.lr * (delta.unsqueeze(1) * step).mean(0)
-        self.b += self.bias_lr * delta.mean()
+        if self.reduction == "mean":
+            self.w += self.lr * (delta.unsqueeze(1) * step).mean(0)
+            self.b += self.bias_lr * delta.mean()
+        else:
+            self.w += self.lr * (delta.unsqueeze(1) * step).sum(0)
+            self.b += self.bias_lr * delta.sum()
 
     # -- the trainer's Critic protocol (snnrl.pipeline.critic.Critic)
     def observe(self, x: Tensor) -> Tensor:
@@ -478,11 +489,12 @@ class Trainer:
         if policy.record:
             self._accumulate_rates(run.rate_sums, x)
         if learn and self._overlap:  # the eligibility's bookkeeping while the workers step
-            driver.step_async(policy.to_env_action(actions), run.active)
+            overlapped: Any = driver  # an AsyncEnvList (EnvDriver has no step_async)
+            overlapped.step_async(policy.to_env_action(actions), run.active)
             try:
                 policy.network.prepare_reward(signals)
             finally:
-                obs2, reward, terminated, truncated, valid = driver.step_wait()
+                obs2, reward, terminated, truncated, valid = overlapped.step_wait()
         else:
             obs2, reward, terminated, truncated, valid = driver.step(policy.to_env_action(actions), run.active)
         valid &= run.active

@@ -148,3 +148,39 @@ def test_a_frozen_bias_keeps_unvisited_states_optimistic():
     assert build_trainer(config).critic.bias_lr == 0.0
     with pytest.raises(AgentError, match=r"critic\.bias_lr"):
         load_agent("agents/cartpole.toml", ["critic.bias_lr=-1.0"])
+
+
+@pytest.mark.parametrize("kind", ["linear", "spiking"])
+def test_critic_reduction_sums_or_averages_the_batch(kind):
+    """``reduction="sum"``: each environment's TD step counts in full (batch of 3 = three single
+    steps from the same state); ``"mean"`` divides by the batch; with a batch of 1 they agree."""
+    def make(reduction):
+        if kind == "linear":
+            return LinearCritic(2, lr=0.3, trace=0.5, reduction=reduction)
+        return SpikingCritic(2, neurons=6, lr=0.5, weight_init=(4.0, 8.0), seed=2, reduction=reduction)
+
+    def weights(c):
+        return (c.w if kind == "linear" else c.connection.weight).clone(), c.b.clone()
+
+    delta = torch.tensor([1.0, -0.5, 2.0])
+    x = _inputs(0, batch=3, seed=5)
+    changes = {}
+    for reduction in ("mean", "sum"):
+        c = make(reduction)
+        w0, b0 = weights(c)
+        c.observe(x)
+        c.learn(delta)
+        w1, b1 = weights(c)
+        changes[reduction] = (w1 - w0, b1 - b0)
+    torch.testing.assert_close(changes["sum"][0], 3 * changes["mean"][0])
+    torch.testing.assert_close(changes["sum"][1], 3 * changes["mean"][1])
+    assert float(changes["sum"][0].abs().sum()) > 0
+    one = {}
+    for reduction in ("mean", "sum"):
+        c = make(reduction)
+        c.observe(x[:, :1])
+        c.learn(delta[:1])
+        one[reduction] = weights(c)
+    assert torch.equal(one["sum"][0], one["mean"][0]) and torch.equal(one["sum"][1], one["mean"][1])
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        make("median")

@@ -100,8 +100,9 @@ def test_several_envs_are_a_batch_with_per_env_episodes():
     assert tr.policy.network.batch_size == 3
     assert tr.episodes_done == 5 and len(tr.returns) == 5 and tr.total_steps == 100
     assert all(isinstance(m, torch.Tensor) and m.shape == (3,) for m in mods)
-    # after 5 episodes were started, the idle environment's modulators are 0
-    assert float(mods[-1].abs().sum()) <= 2.0
+    # after 5 episodes were started, the idle environment's modulator is 0 (the others' are
+    # reward-prediction errors of rewards in [-1, 1])
+    assert int((mods[-1] == 0).sum()) >= 1 and float(mods[-1].abs().max()) <= 2.0
 
 
 def test_gymnasium_vector_env_with_next_step_autoreset():
