@@ -127,27 +127,34 @@ def main() -> None:
 
 
 def parallel_rows(args: argparse.Namespace) -> None:
-    """Training rates with 1 environment and with ``args.envs`` environments, sync and async."""
+    """Training rates with 1 environment and with ``args.envs`` environments, sync and async.
+
+    The three trainers are built first and measured in interleaved rounds, so that a change of
+    the machine's speed during the measurement hits every row alike."""
     from snnrl.pipeline import load_agent
     from snnrl.pipeline.run import build_trainer
 
-    rows = []
-    for label, overrides in (("1 env", ["env.num_envs=1"]),
-                             (f"{args.envs} envs, sync (this process)",
-                              [f"env.num_envs={args.envs}", 'env.vectorization="sync"']),
-                             (f"{args.envs} envs, async (workers + this process)",
-                              [f"env.num_envs={args.envs}", 'env.vectorization="async"'])):
-        trainer = build_trainer(load_agent(args.agent, overrides))
-        try:
-            rates = [agent_rate(trainer, args.steps, learn=True) for _ in range(args.repeats)]
-        finally:
+    setups = (("1 env", ["env.num_envs=1"]),
+              (f"{args.envs} envs, sync (this process)", [f"env.num_envs={args.envs}", 'env.vectorization="sync"']),
+              (f"{args.envs} envs, async (workers + this process)",
+               [f"env.num_envs={args.envs}", 'env.vectorization="async"']))
+    trainers = []
+    try:
+        for _, overrides in setups:
+            trainers.append(build_trainer(load_agent(args.agent, overrides)))
+        rates: list[list[float]] = [[] for _ in setups]
+        for _ in range(args.repeats):
+            for i, trainer in enumerate(trainers):
+                rates[i].append(agent_rate(trainer, args.steps, learn=True))
+    finally:
+        for trainer in trainers:
             trainer.close()
-        rows.append((label, statistics.median(rates), min(rates), max(rates)))
+    rows = [(label, statistics.median(r), min(r), max(r)) for (label, _), r in zip(setups, rates, strict=True)]
     base = rows[0][1]
-    print(f"\n| {'training (learning on)':<34} | {'env steps/s':>11} | {'range':>15} | {'vs 1 env':>8} |")
-    print(f"|{'-' * 36}|{'-' * 13}|{'-' * 17}|{'-' * 10}|")
+    print(f"\n| {'training (learning on)':<40} | {'env steps/s':>11} | {'range':>15} | {'vs 1 env':>8} |")
+    print(f"|{'-' * 42}|{'-' * 13}|{'-' * 17}|{'-' * 10}|")
     for label, med, lo, hi in rows:
-        print(f"| {label:<34} | {med:>11,.0f} | {lo:>6,.0f}-{hi:<8,.0f} | {med / base:>7.2f}x |")
+        print(f"| {label:<40} | {med:>11,.0f} | {lo:>6,.0f}-{hi:<8,.0f} | {med / base:>7.2f}x |")
 
 
 if __name__ == "__main__":
