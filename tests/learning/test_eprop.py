@@ -275,6 +275,21 @@ def test_signal_trace_resets_with_the_episode_and_checkpoints():
         EProp(tc_signal=0.0)
 
 
+def _two_layer_eprop(batch: int, hidden, seed: int) -> Network:
+    """30 inputs -> ``hidden`` (12 neurons) -> 4 LIF, e-prop on both connections, the second keeping
+    its learning signal (``tc_signal``)."""
+    g = torch.Generator().manual_seed(seed)
+    net = Network(dt=1.0, batch_size=batch)
+    net.add_layer(Input(30), "X")
+    net.add_layer(hidden, "H")
+    net.add_layer(LIFNodes(4), "A")
+    net.add_connection(Connection(net.layers["X"], net.layers["H"], torch.rand(30, 12, generator=g) * 6,
+                                  rule=EProp(nu=0.2, tc_e_trace=30.0)), "X", "H")
+    net.add_connection(Connection(net.layers["H"], net.layers["A"], torch.rand(12, 4, generator=g) * 8,
+                                  rule=EProp(nu=0.2, tc_e_trace=30.0, tc_signal=40.0)), "H", "A")
+    return net
+
+
 @pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("target", ["lif", "lif_norefrac", "adaptive"])
 @pytest.mark.parametrize("batch", [1, 3])
@@ -289,18 +304,10 @@ def test_whole_run_equals_step_by_step_bit_for_bit(target, batch, compiled):
         pytest.importorskip("numba")
 
     def build() -> Network:
-        g = torch.Generator().manual_seed(7)
-        net = Network(dt=1.0, batch_size=batch)
-        net.compiled = compiled
-        net.add_layer(Input(30), "X")
         layer = {"lif": lambda: LIFNodes(12, refrac=2.0), "lif_norefrac": lambda: LIFNodes(12, refrac=0.0),
                  "adaptive": lambda: AdaptiveLIFNodes(12, theta_plus=0.5, tc_theta_decay=50.0)}[target]
-        net.add_layer(layer(), "H")
-        net.add_layer(LIFNodes(4), "A")
-        net.add_connection(Connection(net.layers["X"], net.layers["H"], torch.rand(30, 12, generator=g) * 6,
-                                      rule=EProp(nu=0.2, tc_e_trace=30.0)), "X", "H")
-        net.add_connection(Connection(net.layers["H"], net.layers["A"], torch.rand(12, 4, generator=g) * 8,
-                                      rule=EProp(nu=0.2, tc_e_trace=30.0, tc_signal=40.0)), "H", "A")
+        net = _two_layer_eprop(batch, layer(), seed=7)
+        net.compiled = compiled
         return net
 
     whole, stepped = build(), build()
@@ -347,16 +354,7 @@ def test_prepare_reward_then_deliver_is_deliver_bit_for_bit(batch, between):
     same bits as delivering alone, for zero and non-zero modulators. With a run in between
     (``between``), it is a zero delivery, then the run and the delivery."""
     def build() -> Network:
-        g = torch.Generator().manual_seed(3)
-        net = Network(dt=1.0, batch_size=batch)
-        net.add_layer(Input(30), "X")
-        net.add_layer(LIFNodes(12), "H")
-        net.add_layer(LIFNodes(4), "A")
-        net.add_connection(Connection(net.layers["X"], net.layers["H"], torch.rand(30, 12, generator=g) * 6,
-                                      rule=EProp(nu=0.2, tc_e_trace=30.0)), "X", "H")
-        net.add_connection(Connection(net.layers["H"], net.layers["A"], torch.rand(12, 4, generator=g) * 8,
-                                      rule=EProp(nu=0.2, tc_e_trace=30.0, tc_signal=40.0)), "H", "A")
-        return net
+        return _two_layer_eprop(batch, LIFNodes(12), seed=3)
 
     prepared, reference = build(), build()
     rule = prepared.connections["H->A"].rule
