@@ -241,17 +241,24 @@ def _blocks(start: int, stop: int, parts: int) -> list[range]:
     return [range(a, b) for a, b in itertools.pairwise(bounds)]
 
 
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def _check_layout(n: int, workers: int | None, local: int | None) -> tuple[int, int]:
     """``(workers, local)`` with the defaults of :class:`AsyncEnvList`, or a clear error."""
     if local is None:
-        w = workers if workers is not None else max(1, min(n, os.cpu_count() or 1) - 1)
+        w = workers if workers is not None else max(1, min(n, _cores()) - 1)
         if isinstance(w, int) and w >= 1:
             local = n // (w + 1)
     if not isinstance(local, int) or isinstance(local, bool) or not 0 <= local < n:
         raise ValueError(f"local must be an int in [0, {n - 1}] (at least one of the {n} environments in a "
                          f"worker process), got {local!r}")
     if workers is None:
-        workers = max(1, min(n - local, (os.cpu_count() or 1) - (1 if local else 0)))
+        workers = max(1, min(n - local, _cores() - (1 if local else 0)))
     if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= n - local:
         raise ValueError(f"workers must be an int in [1, {n - local}] (the environments outside this process), "
                          f"got {workers!r}")
@@ -266,8 +273,8 @@ class AsyncEnvList:
         factories: one callable per environment that builds it (a ``gymnasium.Env``), e.g.
             ``functools.partial(build_env, preset)``; with the ``spawn`` start method they must pickle.
         context: the multiprocessing start method (default ``fork`` where there is one, else ``spawn``).
-        workers: worker processes (default: one per core but one, at least one, at most one per
-            environment outside this process).
+        workers: worker processes (default: one per core this process may use, but one; at least
+            one, at most one per environment outside this process).
         local: environments stepped in this process, the first ``local`` ones (default: an even
             share, ``n // (workers + 1)``; 0 puts every environment in a worker). The others are
             dealt to the workers in contiguous blocks of sizes differing by at most one.

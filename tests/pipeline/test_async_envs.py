@@ -247,7 +247,9 @@ def test_layouts_spread_the_environments_and_give_the_same_steps(n, workers, loc
 
 
 def test_default_layout_keeps_an_even_share_in_this_process(monkeypatch):
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    from snnrl.pipeline import envs
+
+    monkeypatch.setattr(envs, "_cores", lambda: 2)
     driver = AsyncEnvList([functools.partial(build_env, "cue_bandit")] * 4)
     try:
         assert driver.local == 2 and driver.blocks == [range(2, 4)]
