@@ -318,7 +318,8 @@ class AsyncEnvList:
                 child.close()
                 self._conns.append(conn)
                 self._procs.append(proc)
-            self._envs = [factories[i]() for i in range(self.local)]
+            for i in range(self.local):
+                self._envs.append(factories[i]())  # (closed by close() if a later one fails)
             spaces = self._collect(range(len(self.blocks)))
         except BaseException:
             self.close()

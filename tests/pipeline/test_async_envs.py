@@ -296,3 +296,20 @@ def test_step_async_and_step_wait_pair_up():
         assert driver.step_wait()[0].shape == (2, 4)
     finally:
         driver.close()
+
+
+def test_a_failing_local_factory_closes_what_was_built_and_leaves_no_worker():
+    closed = []
+
+    class Tracked(gym.Wrapper):
+        def close(self):
+            closed.append(1)
+            super().close()
+
+    def good():
+        return Tracked(gym.make("CartPole-v1"))
+
+    with pytest.raises(gym.error.NameNotFound, match="NoSuchEnv"):
+        AsyncEnvList([good, functools.partial(gym.make, "NoSuchEnv-v0"), good, good], workers=1, local=2)
+    assert closed == [1]  # the local environment built before the failing one
+    assert not mp.active_children()
