@@ -588,13 +588,14 @@ class Network(nn.Module):
         return per_layer
 
     def prepare_reward(self, signals: Mapping[str, Tensor] | None = None) -> None:
-        """Do now what the next :meth:`deliver_reward` (with these ``signals``) does before it
-        reads the modulator: bring every rule's deferred eligibility up to date and fold the
-        learning signals of rules that keep them apart (``rule.prepare``).
+        """Do now what the next :meth:`deliver_reward` (with these ``signals``) does whatever its
+        modulator: each rule's :meth:`~snnrl.learning.LearningRule.prepare`, which folds the
+        learning signal of a rule that keeps it apart (e-prop with ``tc_signal``) and leaves
+        every other rule alone.
 
-        It changes no result, so a pipeline can call it while the environments step: the
-        following ``deliver_reward(m, signals)`` then only applies ``m``. Nothing happens in
-        evaluation mode. Shape: as :meth:`deliver_reward`.
+        It changes no result, not even in the last bit, so a pipeline can call it while the
+        environments step: the following ``deliver_reward(m, signals)`` then only applies ``m``
+        to those rules. Nothing happens in evaluation mode. Shape: as :meth:`deliver_reward`.
         """
         per_layer = self._checked_signals(signals)
         if not self.training:
