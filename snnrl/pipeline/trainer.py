@@ -43,6 +43,7 @@ import torch
 from torch import Tensor
 
 from snnrl import _checks as checks
+from snnrl.learning.base import REDUCTIONS
 from snnrl.learning.feedback import Feedback
 from snnrl.learning.rewards import RewardSignal, TDError
 from snnrl.pipeline.build import derive_seed
@@ -147,7 +148,7 @@ class LinearCritic:
     """
 
     READS = ("spikes", "rates")
-    REDUCTIONS = ("mean", "sum")
+    REDUCTIONS = REDUCTIONS  # the learning rules' choices
 
     def __init__(self, n_features: int, lr: float = 0.01, init: float = 0.0, trace: float = 0.0,
                  gamma: float = 0.99, reads: str = "spikes", bias_lr: float | None = None,
