@@ -63,8 +63,6 @@ def _sticky_probability(env_id: str, kwargs: Mapping[str, Any], gym: Any) -> flo
 
 def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
     """Apply one preprocessing step (a checked ``{type, options}`` table)."""
-    import gymnasium as gym
-
     from snnrl import wrappers as W
 
     options = {k: _tuple(v) for k, v in step.items() if k != "type"}
@@ -78,13 +76,13 @@ def _preprocess(env: Any, step: Mapping[str, Any]) -> Any:
     if kind == "crop":
         return W.CropObservation(env, **options)
     if kind == "resize":
-        return gym.wrappers.ResizeObservation(env, **options)
+        return W.ResizeObservation(env, **options)  # Gymnasium's, faster on grayscale frames
     if kind == "binarize":
         return W.BinarizeObservation(env, **options)
     if kind == "frame_difference":
         return W.FrameDifferenceObservation(env, **options)
     if kind == "stack":
-        return gym.wrappers.FrameStackObservation(
+        return W.FrameStackObservation(
             env, stack_size=options["size"], padding_type=options.get("padding", "zero")
         )
     if kind == "overlay":

@@ -10,8 +10,9 @@ Needs the ``atari`` extra (Gymnasium, ale-py, OpenCV): ``pip install 'snnrl[atar
   faster step on a plain ALE environment), :class:`FireOnReset`, :class:`CropObservation`
   (with :data:`PLAY_AREAS`), :class:`BinarizeObservation`, :class:`FrameDifferenceObservation`,
   :class:`OverlayObservation`, :class:`SubtractBackground`, :class:`PoolObservation`,
-  :class:`SpreadObservation`, :class:`ProjectObservation`; the rest of the chain is Gymnasium's
-  own (``ResizeObservation``, ``FrameStackObservation``).
+  :class:`SpreadObservation`, :class:`ProjectObservation`.
+* Gymnasium's :class:`ResizeObservation` and :class:`FrameStackObservation` with the same outputs,
+  faster (:mod:`snnrl.wrappers.frames`).
 * :class:`StickyActions` (:mod:`snnrl.wrappers.sticky`): ALE's sticky actions played outside the
   emulator, so that a seeded reset does not reload the ROM.
 * :class:`SeedFirstReset`, :class:`ActionRepeat`, :class:`ActionSubset` (:mod:`snnrl.wrappers.common`).
@@ -46,6 +47,7 @@ from snnrl.wrappers.encoding import (
     RepeatObservation,
     SpikeEncodingObservation,
 )
+from snnrl.wrappers.frames import FrameStackObservation, ResizeObservation
 from snnrl.wrappers.scaling import UnitScaler
 from snnrl.wrappers.sticky import StickyActions
 
@@ -59,6 +61,7 @@ __all__ = [
     "CropObservation",
     "FireOnReset",
     "FrameDifferenceObservation",
+    "FrameStackObservation",
     "LatencyObservation",
     "OverlayObservation",
     "PoissonObservation",
@@ -69,6 +72,7 @@ __all__ = [
     "PopulationObservation",
     "RankOrderObservation",
     "RepeatObservation",
+    "ResizeObservation",
     "SeedFirstReset",
     "SpikeEncodingObservation",
     "StickyActions",

@@ -34,6 +34,7 @@ import gymnasium as gym
 import numpy as np
 
 from snnrl import _checks as checks
+from snnrl.wrappers._fast import compiled_kernels
 from snnrl.wrappers.sticky import StickyActions
 
 __all__ = [
@@ -69,6 +70,9 @@ PLAY_AREAS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
 pixel ranges. Measured on grayscale frames of the v5 games."""
 
 DIFFERENCE_MODES = ("positive", "negative", "absolute")
+
+_OVERLAY_DTYPES = (np.dtype(np.uint8),)
+"""Stack dtypes whose max-overlay runs the compiled kernel (no NaN: the kernel need not carry it)."""
 
 
 def _box(env: gym.Env, what: str) -> gym.spaces.Box:
@@ -140,6 +144,17 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
         self._started = True
         return obs, info
 
+    def _get_obs(self) -> np.ndarray:
+        """Gymnasium's observation; at the native screen size, a copy of the pooled frame (what
+        OpenCV's resize to the same size returns) without calling OpenCV."""
+        buffer = self.obs_buffer[0]
+        if self.scale_obs or tuple(self.screen_size) != (buffer.shape[1], buffer.shape[0]):
+            return super()._get_obs()
+        if self.frame_skip > 1:
+            np.maximum(buffer, self.obs_buffer[1], out=buffer)
+        obs = buffer.copy()
+        return np.expand_dims(obs, axis=-1) if self.grayscale_obs and self.grayscale_newaxis else obs
+
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """One agent step: ``frame_skip`` emulator frames (see the class docstring)."""
         atari = self._atari
@@ -209,6 +224,7 @@ class FireOnReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.on_life_loss = checks.boolean("on_life_loss", on_life_loss)
         self.presses = checks.integer("presses", presses, 1)
         self._lives = 0
+        self._game: Any = env.unwrapped  # its ``ale`` gives the lives (cached: ``unwrapped`` walks the chain)
 
     def _fire(self) -> tuple[Any, float, bool, bool, dict]:
         """``presses`` FIRE steps (fewer if the episode ends); the last step's outputs, rewards summed."""
@@ -228,17 +244,17 @@ class FireOnReset(gym.Wrapper, gym.utils.RecordConstructorArgs):
             obs, info = self.env.reset(options=options)
         else:
             obs, info = fired, {**info, **step_info}
-        self._lives = self.env.unwrapped.ale.lives()
+        self._lives = self._game.ale.lives()
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         """Step; with ``on_life_loss``, press FIRE after a lost life."""
         obs, reward, terminated, truncated, info = self.env.step(action)
-        lives = self.env.unwrapped.ale.lives()
+        lives = self._game.ale.lives()
         if self.on_life_loss and lives < self._lives and not (terminated or truncated):
             obs, extra, terminated, truncated, info = self._fire()
             reward = float(reward) + float(extra)
-            lives = self.env.unwrapped.ale.lives()
+            lives = self._game.ale.lives()
         self._lives = lives
         return obs, reward, terminated, truncated, info
 
@@ -425,8 +441,17 @@ class OverlayObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs
         self.observation_space = gym.spaces.Box(
             np.zeros(space.shape[1:], np.float32), bound.astype(np.float32), dtype=np.float32
         )
+        self._high_flat = np.ascontiguousarray(self.observation_space.high, np.float32).reshape(-1)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
+        kernels = compiled_kernels() if self.reduce == "max" else None
+        if kernels is not None and isinstance(observation, np.ndarray) and observation.dtype in _OVERLAY_DTYPES \
+                and observation.shape == self.env.observation_space.shape:
+            # the same float32 products, maximum and bound in one compiled pass (tested equal)
+            out = np.empty(self._high_flat.size, np.float32)
+            k = observation.shape[0]
+            kernels.overlay_max(observation.reshape(k, -1), self._w.reshape(k), self._high_flat, out)
+            return out.reshape(observation.shape[1:])
         weighted = np.multiply(observation, self._w, dtype=np.float32)
         out = weighted.max(axis=0) if self.reduce == "max" else weighted.sum(axis=0)
         return np.minimum(out, self.observation_space.high, out=out)  # float32 rounding stays inside

@@ -70,6 +70,7 @@ class StickyActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self._noop = names.index("NOOP") if "NOOP" in names else 0
         self._prev = self._noop
         self._rng = np.random.default_rng()  # until the first seeded reset, as an unseeded AtariEnv
+        self._draws: list[float] = []  # the next draws of _rng, taken ahead (see frame_action)
         self._fresh_frames: int | None = None  # ale.getFrameNumber() after a ROM load and a reset
         self._frame_offset = 0  # frames since then, at the last seeded reset
 
@@ -87,6 +88,7 @@ class StickyActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
             base._np_random, _ = seeding.np_random(int(np_seed))  # AtariEnv.seed_game's
             base._np_random_seed = seed
             self._rng = np.random.default_rng(int(sticky_seed))
+            self._draws = []
             self._frame_offset = frames - self._fresh_frames
             info["seeds"] = (np_seed, sticky_seed)  # what AtariEnv's seeded reset reports
         self._prev = self._noop
@@ -101,7 +103,10 @@ class StickyActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def frame_action(self, action: int) -> int:
         """The action to play for one step (frame) when ``action`` is asked: ALE's rule."""
-        if self._rng.random() >= self.repeat_action_probability:
+        if not self._draws:  # 64 draws at once: the values of 64 calls of random(), in order
+            self._draws = self._rng.random(64).tolist()
+            self._draws.reverse()
+        if self._draws.pop() >= self.repeat_action_probability:
             self._prev = action
         return self._prev
 

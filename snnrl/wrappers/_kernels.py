@@ -1,0 +1,142 @@
+"""Numba kernels of the observation wrappers (imported only when a wrapper first needs one with
+Numba available, so ``import snnrl.wrappers`` does not load Numba). See
+:func:`snnrl.wrappers._fast.compiled_kernels` for when they are used; each has a NumPy or OpenCV
+reference path that gives the same bits, and tests compare the two."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["bernoulli_fill", "bernoulli_split", "resize_area_u8"]
+
+
+@numba.njit(cache=True, nogil=True)
+def resize_area_u8(src, x_src, x_alpha, y_dst, y_alpha, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """OpenCV's ``INTER_AREA`` shrink of a uint8 image by non-integer factors, bit for bit.
+
+    OpenCV sums each source row's pixels into the destination columns they overlap
+    (``row[dx] += pixel * x_alpha``, in source order, from 0), then each destination row's
+    source rows (``acc[dy] += y_alpha * row``, in source order, from 0), in float32, and
+    rounds half to even. Here each destination column adds its source columns' products in the
+    same order (missing taps weigh 0), and each source row is added to its (at most two)
+    destination rows; all-zero source rows are skipped. Adding ``+0.0`` to a non-negative float
+    changes nothing, so the skipped and padded terms leave the bits alone.
+
+    Shapes: ``src`` ``(H, W)`` uint8; ``x_src`` / ``x_alpha`` ``(w, m)`` (int64 source column /
+    float32 weight, 0 for padding); ``y_dst`` / ``y_alpha`` ``(H, 2)`` (int64 destination row,
+    -1 for none / float32 weight); ``out`` ``(h, w)`` uint8 (written and returned).
+    """
+    height, width = src.shape
+    dh, dw = out.shape
+    taps = x_src.shape[1]
+    acc = np.zeros((dh, dw), np.float32)
+    row = np.empty(dw, np.float32)
+    for sy in range(height):
+        hit = False
+        for sx in range(width):
+            hit |= src[sy, sx] != 0
+        if not hit:
+            continue
+        for dx in range(dw):
+            total = np.float32(0.0)
+            for k in range(taps):
+                total += np.float32(src[sy, x_src[dx, k]]) * x_alpha[dx, k]
+            row[dx] = total
+        for k in range(2):
+            dy = y_dst[sy, k]
+            if dy >= 0:
+                beta = y_alpha[sy, k]
+                for dx in range(dw):
+                    acc[dy, dx] += beta * row[dx]
+    for dy in range(dh):
+        for dx in range(dw):
+            r = np.rint(acc[dy, dx])
+            out[dy, dx] = 255 if r > 255.0 else np.uint8(r)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_split(prob, sure, index, thresholds):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """One pass over flat probabilities: ``sure[i] = prob[i] >= 1``; the indices of the elements
+    with ``0 < prob < 1`` go to ``index`` (in order) and their 16-bit thresholds
+    ``min(rint(prob * 65536), 65535)`` to ``thresholds``. Returns their count. NaN is neither.
+
+    Shapes: ``prob`` ``(n,)`` float32; ``sure`` ``(n,)`` uint8, ``index`` ``(n,)`` int64,
+    ``thresholds`` ``(n,)`` uint16 (filled in place)."""
+    count = 0
+    scale = np.float32(65536.0)
+    for i in range(prob.shape[0]):
+        p = prob[i]
+        sure[i] = p >= 1.0
+        if (p > 0.0) & (p < 1.0):  # rare in binarised frames; & (not "and") keeps one predictable branch
+            index[count] = i
+            t = np.rint(p * scale)
+            thresholds[count] = 65535 if t > 65535.0 else np.uint16(t)
+            count += 1
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_fill(sure, index, thresholds, draws, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``out[t] = sure`` at every step, then ``out[t, index[j]] = draws[t, j] < thresholds[j]``.
+
+    Shapes: ``sure`` ``(n,)`` uint8; ``index`` / ``thresholds`` ``(m,)``; ``draws`` ``(T, m)``
+    uint16; ``out`` ``(T, n)`` uint8 (written in place)."""
+    steps, n = out.shape
+    m = draws.shape[1]
+    for t in range(steps):
+        for i in range(n):
+            out[t, i] = sure[i]
+        for j in range(m):
+            out[t, index[j]] = 1 if draws[t, j] < thresholds[j] else 0
+
+
+@numba.njit(cache=True, nogil=True)
+def overlay_max(stack, weights, high, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``out = min(max_i float32(stack[i]) * weights[i], high)`` element-wise, in float32 (what
+    NumPy's multiply, ``max(axis=0)`` and ``minimum`` give: a maximum is exact). For stacks
+    without NaN (uint8 frames, finite weights): the loops compile to vector max / min.
+
+    Shapes: ``stack`` ``(k, n)``; ``weights`` ``(k,)`` float32; ``high`` / ``out`` ``(n,)`` float32."""
+    k, n = stack.shape
+    w0 = weights[0]
+    for i in range(n):
+        out[i] = np.float32(stack[0, i]) * w0
+    for j in range(1, k):
+        w = weights[j]
+        for i in range(n):
+            v = np.float32(stack[j, i]) * w
+            out[i] = v if v > out[i] else out[i]
+    for i in range(n):
+        out[i] = high[i] if high[i] < out[i] else out[i]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def scale_unit(x, inv, shift, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``out = clip(float32(x) * inv - shift, 0, 1)`` in float32 (``shift`` 0: no subtraction),
+    as :class:`~snnrl.wrappers.scaling.UnitScaler`'s scalar fast path computes it with NumPy
+    (NaN stays NaN, ``-0.0`` stays ``-0.0``). Returns the flat index of the first NaN, or -1.
+
+    Shapes: ``x`` ``(n,)``; ``out`` ``(n,)`` float32."""
+    n = x.shape[0]
+    nan = 0
+    zero, one = np.float32(0.0), np.float32(1.0)
+    if shift != 0.0:
+        for i in range(n):
+            u = np.float32(x[i]) * inv - shift
+            nan |= u != u
+            u = zero if u < zero else u
+            out[i] = one if u > one else u
+    else:
+        for i in range(n):
+            u = np.float32(x[i]) * inv
+            nan |= u != u
+            u = zero if u < zero else u
+            out[i] = one if u > one else u
+    if nan:
+        for i in range(n):
+            if out[i] != out[i]:
+                return i
+    return -1
