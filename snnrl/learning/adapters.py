@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from snnrl._tensors import as_dtype
 from snnrl.functional.plasticity import decay_add_
 from snnrl.network import compiled
 from snnrl.network.connections.dense import Connection
@@ -161,9 +162,9 @@ class STDPEligibility(nn.Module):
         decay_add_(self.p_minus, p.decay_minus, s_post, p.a_minus)
         self.z.mul_(p.decay_e)
         if p.nu_post:
-            self.adapter.accumulate(self.z, self.p_plus, s_post.to(dtype), p.nu_post / p.tc_e)
+            self.adapter.accumulate(self.z, self.p_plus, as_dtype(s_post, dtype), p.nu_post / p.tc_e)
         if p.nu_pre:
-            self.adapter.accumulate(self.z, s_pre.to(dtype), self.p_minus, p.nu_pre / p.tc_e)
+            self.adapter.accumulate(self.z, as_dtype(s_pre, dtype), self.p_minus, p.nu_pre / p.tc_e)
 
     def apply(self, g: BatchWeight) -> None:
         """Add ``sum_b g_b z_b`` to the connection's weights (with its decay and constraints)."""
@@ -672,8 +673,8 @@ class DenseAdapter(ConnectionAdapter):
         out: Tensor | None = None
         dtype = self.connection.weight.dtype
         for pre, post, g in terms:
-            a = _flat(pre).to(dtype)
-            b = _flat(post).to(dtype)
+            a = as_dtype(_flat(pre), dtype)
+            b = as_dtype(_flat(post), dtype)
             if _per_neuron(g):
                 b, g = b * _flat(g).to(dtype), 1.0
             if isinstance(g, Tensor):
@@ -698,15 +699,15 @@ class DenseAdapter(ConnectionAdapter):
     def accumulate_window(self, z: Tensor, pre: Tensor, post: Tensor, alpha: Sequence[float]) -> None:
         # one batched product for the whole window: (B, n_pre, T) @ (B, T, n_post)
         steps, dtype = pre.shape[0], z.dtype
-        a = pre.reshape(steps, pre.shape[1], -1).to(dtype)
+        a = as_dtype(pre.reshape(steps, pre.shape[1], -1), dtype)
         if any(x != 1.0 for x in alpha):
             a = a * torch.tensor(list(alpha), dtype=dtype, device=z.device).view(-1, 1, 1)
-        b = post.reshape(steps, post.shape[1], -1).to(dtype)
+        b = as_dtype(post.reshape(steps, post.shape[1], -1), dtype)
         z.baddbmm_(a.permute(1, 2, 0), b.transpose(0, 1))
 
     def accumulate(self, z: Tensor, pre: Tensor, post: Tensor, alpha: float) -> None:
         dtype = z.dtype
-        z.baddbmm_(_flat(pre).to(dtype).unsqueeze(2), _flat(post).to(dtype).unsqueeze(1), alpha=alpha)
+        z.baddbmm_(as_dtype(_flat(pre), dtype).unsqueeze(2), as_dtype(_flat(post), dtype).unsqueeze(1), alpha=alpha)
 
     def add_batch_weighted(self, z: Tensor, g: BatchWeight) -> None:
         conn = self.connection

@@ -50,6 +50,7 @@ import torch
 from torch import Tensor
 
 from snnrl import _checks as checks
+from snnrl._tensors import as_dtype
 from snnrl.functional.plasticity import decay_add_, trace_update_
 from snnrl.learning.adapters import STDPEligibility, STDPParameters
 from snnrl.learning.base import ModulatedRule, Rule
@@ -118,7 +119,7 @@ class _TwoFactorRule(Rule):
             self._idle()  # no spike, no pair: only decay
             return
         dtype = self.x_pre.dtype
-        self._update(self._weight_change(s_pre.to(dtype), s_post.to(dtype)))
+        self._update(self._weight_change(as_dtype(s_pre, dtype), as_dtype(s_post, dtype)))
 
     @abstractmethod
     def _weight_change(self, s_pre: Tensor, s_post: Tensor) -> Tensor:
@@ -282,8 +283,8 @@ class MSTDP(ModulatedRule):
     def _zeta(self, s_pre: Tensor, s_post: Tensor, g: float | Tensor) -> Tensor:
         """``R_b(g_b ζ_b)``: this step's STDP correlation weighted by ``g``."""
         dtype = self.p_plus.dtype
-        return self.adapter.correlation([(self.p_plus, s_post.to(dtype), g * self.nu_post),
-                                         (s_pre.to(dtype), self.p_minus, g * self.nu_pre)])
+        return self.adapter.correlation([(self.p_plus, as_dtype(s_post, dtype), g * self.nu_post),
+                                         (as_dtype(s_pre, dtype), self.p_minus, g * self.nu_pre)])
 
     def _deliver(self, connection: AbstractConnection, g: float | Tensor) -> None:
         r"""``Δw = R_b(m_b ζ_b)`` with ``ζ`` of the last step (its spikes, still held by the

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from snnrl import _checks as checks
+from snnrl._tensors import as_dtype
 from snnrl.network.compiled import try_run as compiled_run
 from snnrl.network.connections import AbstractConnection
 from snnrl.network.modulator import check_modulator, check_signal, with_signal
@@ -404,7 +405,7 @@ class Network(nn.Module):
             ):
                 continue
             if sync or src > tgt:  # the target sees the source's previous-step spikes
-                prev = layer.s.to(e.dtype).unsqueeze(0)
+                prev = as_dtype(layer.s, e.dtype).unsqueeze(0)
                 seq = torch.cat([prev, e[: steps - 1]])
             else:
                 seq = e[:steps]

@@ -43,6 +43,7 @@ import torch
 from torch import Tensor
 
 from snnrl import _checks as checks
+from snnrl._tensors import as_dtype
 from snnrl.learning.base import REDUCTIONS
 from snnrl.learning.feedback import Feedback
 from snnrl.learning.rewards import RewardSignal, TDError
@@ -178,7 +179,7 @@ class LinearCritic:
 
     def features(self, x: Tensor) -> Tensor:
         """``(T, B, *input shape)`` spikes -> ``(B, n)`` features."""
-        return x.reshape(x.shape[0], x.shape[1], -1).float().mean(0).cpu()
+        return as_dtype(x.reshape(x.shape[0], x.shape[1], -1), torch.float32).mean(0).cpu()
 
     def value(self, phi: Tensor) -> Tensor:
         """``(B, n)`` -> ``(B,)``."""
@@ -629,7 +630,7 @@ class Trainer:
         n = x.shape[1]
         items = [(policy.input_layer, x), *policy.last_spikes.items()]
         for name, s in items:
-            counts = s.reshape(s.shape[0], n, -1).float().sum((0, 2)).cpu()
+            counts = as_dtype(s.reshape(s.shape[0], n, -1), torch.float32).sum((0, 2)).cpu()
             if name not in sums:
                 sums[name] = torch.zeros(n)
             sums[name] += counts

@@ -51,6 +51,20 @@ def test_ties_and_silence_are_broken_uniformly_and_reproducibly():
     assert torch.equal(again(silent), a)  # same seed, same choices
 
 
+def test_argmax_on_cpu_breaks_ties_as_the_tensor_formula_does():
+    # The CPU path computes in NumPy what the tensor path computes (used on other devices and
+    # for scores that need gradients): the same random draws, the same choices, int64.
+    dec = bound(CountArgmax(seed=5), 4)
+    scores = torch.tensor([[3.0, 3.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [2.0, 5.0, 5.0, 5.0]]).repeat(300, 1)
+    state = dec.generator.get_state()
+    got = dec.argmax(scores)
+    dec.generator.set_state(state)
+    reference = dec.argmax(scores.clone().requires_grad_(True))  # the tensor path
+    assert got.dtype == reference.dtype == torch.int64
+    assert torch.equal(got, reference)
+    assert set(got[0::3].tolist()) == {0, 1} and set(got[2::3].tolist()) == {1, 2, 3}
+
+
 def test_softmax_samples_the_softmax_of_counts_over_the_action_dimension():
     counts = torch.tensor([[2.0, 0.0, 1.0]])
     dec = bound(SoftmaxCounts(temperature=2.0, seed=0))

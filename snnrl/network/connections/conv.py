@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from snnrl import _checks as checks
+from snnrl._tensors import as_dtype
 from snnrl.network.connections._geometry import output_shape, patches, window_args
 from snnrl.network.connections.base import AbstractConnection, WeightLayout
 from snnrl.network.nodes import Nodes
@@ -86,7 +87,7 @@ class _ConvConnection(AbstractConnection):
 
     def _propagate(self, s: Tensor) -> Tensor:
         w = self._parameters["weight"]
-        x = s if s.dtype == w.dtype else s.to(w.dtype)
+        x = s if s.dtype == w.dtype else as_dtype(s, w.dtype)
         return type(self)._conv(x, w, self._parameters["bias"], self.stride, self.padding, self.dilation, self.groups)
 
     def correlate(self, pre: Tensor, post: Tensor) -> Tensor:
@@ -101,9 +102,9 @@ class _ConvConnection(AbstractConnection):
         w = self.weight
         b, g = pre.shape[0], self.groups
         c_in, c_out = self.source.shape[0], self.target.shape[0]
-        cols = patches(pre.to(w.dtype), self.kernel_size, self.stride, self.padding, self.dilation)
+        cols = patches(as_dtype(pre, w.dtype), self.kernel_size, self.stride, self.padding, self.dilation)
         cols = cols.reshape(b, g, c_in // g, -1, math.prod(self.kernel_size))
-        out = post.to(w.dtype).reshape(b, g, c_out // g, -1)
+        out = as_dtype(post, w.dtype).reshape(b, g, c_out // g, -1)
         corr = torch.einsum("bgol,bgclk->bgock", out, cols)
         return corr.reshape(b, *w.shape)
 

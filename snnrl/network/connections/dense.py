@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from snnrl._tensors import as_dtype
 from snnrl.network.connections.base import AbstractConnection, WeightLayout
 from snnrl.network.nodes import Nodes
 from snnrl.network.plasticity import Plasticity
@@ -113,7 +114,7 @@ class Connection(AbstractConnection):
                         offsets = torch.searchsorted(nz[:, 0].contiguous(), torch.arange(batch))
                     out = F.embedding_bag(nz[:, 1], w, offsets, mode="sum")
             if out is None:
-                out = torch.mm(flat.to(w.dtype), w)
+                out = torch.mm(as_dtype(flat, w.dtype), w)
             if self.intensity != 1.0:
                 out = out * self.intensity
         bias = self._parameters["bias"]
@@ -137,7 +138,7 @@ class Connection(AbstractConnection):
     def _propagate_features(self, flat: Tensor, w: Tensor) -> Tensor:
         """Per-synapse intensity and/or random transmission: only the rows of active sources."""
         if not self.stochastic:
-            return torch.mm(flat.to(w.dtype), w * self.intensity)
+            return torch.mm(as_dtype(flat, w.dtype), w * self.intensity)
         index, rows = self._active_rows(flat, w)
         out = torch.zeros(flat.shape[0], w.shape[1], dtype=w.dtype, device=w.device)
         return out.index_add_(0, index[:, 0], rows)
@@ -170,7 +171,7 @@ class Connection(AbstractConnection):
         """
         b = pre.shape[0]
         dtype = self.weight.dtype
-        return torch.einsum("bi,bj->bij", pre.reshape(b, -1).to(dtype), post.reshape(b, -1).to(dtype))
+        return torch.einsum("bi,bj->bij", as_dtype(pre.reshape(b, -1), dtype), as_dtype(post.reshape(b, -1), dtype))
 
     def normalize(self) -> None:
         """Scale each target neuron's incoming weights so their absolute values sum to ``norm``."""

@@ -9,6 +9,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from snnrl._tensors import as_dtype
 from snnrl.network.connections._geometry import output_shape, patches, window_args
 from snnrl.network.connections.base import AbstractConnection, WeightLayout
 from snnrl.network.nodes import Nodes
@@ -89,7 +90,7 @@ class _LocalConnection(AbstractConnection):
 
     def _propagate(self, s: Tensor) -> Tensor:
         w = self._parameters["weight"]
-        x = s if s.dtype == w.dtype else s.to(w.dtype)
+        x = s if s.dtype == w.dtype else as_dtype(s, w.dtype)
         cols = self._columns(x)
         c_out = w.shape[0]
         # one (B, F) @ (F, C_out) product per position
@@ -108,8 +109,8 @@ class _LocalConnection(AbstractConnection):
         """
         w = self.weight
         b = pre.shape[0]
-        cols = self._columns(pre.to(w.dtype))
-        out = post.to(w.dtype).reshape(b, w.shape[0], self._positions, 1)
+        cols = self._columns(as_dtype(pre, w.dtype))
+        out = as_dtype(post, w.dtype).reshape(b, w.shape[0], self._positions, 1)
         return (out * cols.unsqueeze(1)).reshape(b, *w.shape)
 
     def normalize(self) -> None:

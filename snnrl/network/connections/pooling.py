@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from snnrl import _checks as checks
+from snnrl._tensors import as_dtype
 from snnrl.network.connections._geometry import output_shape, window_args
 from snnrl.network.connections.base import AbstractConnection
 from snnrl.network.nodes import Nodes
@@ -89,7 +90,7 @@ class _MaxPoolConnection(AbstractConnection):
 
     def _propagate(self, s: Tensor) -> Tensor:
         dtype = s.dtype if s.is_floating_point() else torch.get_default_dtype()
-        x = s.to(dtype)
+        x = as_dtype(s, dtype)
         if self.mode == "spikes":
             out = type(self)._pool(x, *self._pool_args())
         else:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from snnrl import _checks as checks
+from snnrl._tensors import as_dtype
 from snnrl.network.connections.base import AbstractConnection, WeightLayout, check_endpoints
 from snnrl.network.nodes import Nodes
 from snnrl.network.plasticity import Plasticity
@@ -306,7 +307,7 @@ class SparseConnection(AbstractConnection):
                 out = torch.zeros(batch * n_post, dtype=w.dtype, device=w.device)
                 out = out.scatter_add_(0, where.view(-1), vals.view(-1)).view(batch, n_post)
         if out is None:  # every synapse once
-            x = flat.to(w.dtype).index_select(1, self.pre_index) * w
+            x = as_dtype(flat, w.dtype).index_select(1, self.pre_index) * w
             x = self._transmitted(x, None)
             out = torch.zeros(batch, n_post, dtype=w.dtype, device=w.device).index_add_(1, self.post_index, x)
         bias = self._parameters["bias"]
@@ -332,8 +333,8 @@ class SparseConnection(AbstractConnection):
         """
         b = pre.shape[0]
         dtype = self.weight.dtype
-        x = pre.reshape(b, -1).to(dtype).index_select(1, self.pre_index)
-        return x.mul_(post.reshape(b, -1).to(dtype).index_select(1, self.post_index))
+        x = as_dtype(pre.reshape(b, -1), dtype).index_select(1, self.pre_index)
+        return x.mul_(as_dtype(post.reshape(b, -1), dtype).index_select(1, self.post_index))
 
     def normalize(self) -> None:
         """Scale each target neuron's incoming weights so their absolute values sum to ``norm``."""
