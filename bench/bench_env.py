@@ -16,7 +16,9 @@ observation), next to the emulator + preprocessing time per step, and on a dense
 (every pixel at p = 0.5). A third times a seeded reset (``reset(seed=k)``, as the episode
 pipeline starts every episode): raw ALE's, which reloads the ROM to reseed the emulator's sticky
 actions, and the preset's, whose sticky actions are drawn by ``StickyActions`` outside the
-emulator (milliseconds per reset, median over ``--repeats`` x 10 resets).
+emulator (milliseconds per reset, median over ``--repeats`` x 10 resets). A line gives the
+emulator frames per step of raw ALE and of the preset (which plays no-ops after a reset and FIRE
+after a reset or a lost life), and the T = 16 row's ratio per emulator frame.
 
 Usage:
     python bench/bench_env.py [--steps 1000] [--repeats 7] [--async]
@@ -83,6 +85,22 @@ def rates(envs: dict, steps: int, repeats: int, num_envs: int | None) -> dict[st
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def frames_per_step(env, steps: int) -> float:
+    """Emulator frames per environment step under random actions (resets, no-ops and FIRE
+    presses included): the preset plays a few more frames per step than raw ALE."""
+    ale = env.unwrapped.ale
+    env.action_space.seed(1)
+    env.reset(seed=1)
+    start = ale.getFrameNumber()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+    frames = (ale.getFrameNumber() - start) / steps
+    env.close()
+    return frames
+
+
 def encoder_cost(steps_t: int, frames: list[np.ndarray], repeats: int) -> float:
     """Median microseconds per observation of the preset's encoder alone."""
     env = make_env(preset(steps_t), seed=0)  # SeedFirstReset -> the encoder wrapper
@@ -138,7 +156,8 @@ def main() -> None:
     print()
     print(f"| {'setup':<36} | {'envs':>11} | {'env steps/s':>11} | {'vs raw ALE':>10} |")
     print(f"|{'-' * 38}|{'-' * 13}:|{'-' * 12}:|{'-' * 11}:|")
-    per_step_us = {}
+    per_step_us: dict[str, float] = {}
+    single: dict[str, float] = {}
     for num_envs, mode in setups:
         label = "1" if num_envs is None else f"{num_envs} {mode}"
         envs = {"raw ALE (v5 defaults, frameskip 4)": raw_ale(num_envs, mode)}
@@ -151,6 +170,16 @@ def main() -> None:
             print(f"| {name:<36} | {label:>11} | {value:>11,.0f} | {value / raw:>9.2f}x |")
         if num_envs is None:
             per_step_us = {name: 1e6 / value for name, value in result.items()}
+            single = result
+
+    raw_frames = frames_per_step(raw_ale(None, "sync"), 5 * args.steps)
+    preset_frames = frames_per_step(make_env(preset(16)), 5 * args.steps)
+    per_frame = single["preprocessing + encoding T=16"] * preset_frames / (single["raw ALE (v5 defaults, frameskip 4)"]
+                                                                          * raw_frames)
+    print()
+    print(f"Emulator frames per step ({5 * args.steps} random steps, resets included): raw ALE {raw_frames:.3f}, "
+          f"the preset {preset_frames:.3f} (no-ops after resets, FIRE after resets and lost lives). Per emulator "
+          f"frame, preprocessing + encoding T=16 (1 env) runs at {per_frame:.2f}x raw ALE.")
 
     frames = record_frames(500)
     active = float(np.mean([np.count_nonzero(f) / f.size for f in frames]))

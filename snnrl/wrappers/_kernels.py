@@ -19,17 +19,19 @@ def resize_area_u8(src, x_src, x_alpha, y_dst, y_alpha, out):  # type: ignore[no
     (``row[dx] += pixel * x_alpha``, in source order, from 0), then each destination row's
     source rows (``acc[dy] += y_alpha * row``, in source order, from 0), in float32, and
     rounds half to even. Here each destination column adds its source columns' products in the
-    same order (missing taps weigh 0), and each source row is added to its (at most two)
-    destination rows; all-zero source rows are skipped. Adding ``+0.0`` to a non-negative float
-    changes nothing, so the skipped and padded terms leave the bits alone.
+    same order (the first product stands for ``0 + product``, which is the same number; missing
+    taps weigh 0), and each source row is added to its (at most two) destination rows; all-zero
+    source rows are skipped. Adding ``+0.0`` to a non-negative float changes nothing, so the
+    skipped and padded terms leave the bits alone.
 
-    Shapes: ``src`` ``(H, W)`` uint8; ``x_src`` / ``x_alpha`` ``(w, m)`` (int64 source column /
-    float32 weight, 0 for padding); ``y_dst`` / ``y_alpha`` ``(H, 2)`` (int64 destination row,
-    -1 for none / float32 weight); ``out`` ``(h, w)`` uint8 (written and returned).
+    Shapes: ``src`` ``(H, W)`` uint8; ``x_src`` / ``x_alpha`` ``(m, w)`` (tap ``k`` of every
+    destination column: int64 source column / float32 weight, 0 for padding); ``y_dst`` /
+    ``y_alpha`` ``(H, 2)`` (int64 destination row, -1 for none / float32 weight); ``out``
+    ``(h, w)`` uint8 (written and returned).
     """
     height, width = src.shape
     dh, dw = out.shape
-    taps = x_src.shape[1]
+    taps = x_src.shape[0]
     acc = np.zeros((dh, dw), np.float32)
     row = np.empty(dw, np.float32)
     for sy in range(height):
@@ -38,11 +40,14 @@ def resize_area_u8(src, x_src, x_alpha, y_dst, y_alpha, out):  # type: ignore[no
             hit |= src[sy, sx] != 0
         if not hit:
             continue
-        for dx in range(dw):
-            total = np.float32(0.0)
-            for k in range(taps):
-                total += np.float32(src[sy, x_src[dx, k]]) * x_alpha[dx, k]
-            row[dx] = total
+        line = src[sy]
+        first, weight = x_src[0], x_alpha[0]
+        for dx in range(dw):  # one pass per tap, over all columns: the loops vectorise
+            row[dx] = np.float32(line[first[dx]]) * weight[dx]
+        for k in range(1, taps):
+            index, weight = x_src[k], x_alpha[k]
+            for dx in range(dw):
+                row[dx] += np.float32(line[index[dx]]) * weight[dx]
         for k in range(2):
             dy = y_dst[sy, k]
             if dy >= 0:

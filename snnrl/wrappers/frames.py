@@ -2,7 +2,7 @@
 
 * :class:`ResizeObservation`: shrinking a grayscale uint8 frame by non-integer factors (the
   Atari presets' 164 x 144 play area to 80 x 80) runs a compiled kernel that reproduces
-  OpenCV's ``INTER_AREA`` bit for bit while skipping black rows (12 us against OpenCV's 44 us
+  OpenCV's ``INTER_AREA`` bit for bit while skipping black rows (9 us against OpenCV's 44 us
   on a Breakout frame); every other case calls OpenCV as Gymnasium does.
 * :class:`FrameStackObservation`: copies the queued frames into a new array directly, instead of
   Gymnasium's ``concatenate`` + ``deepcopy`` (4 us against 30 us for four 80 x 80 frames).
@@ -101,7 +101,8 @@ class ResizeObservation(gym.wrappers.ResizeObservation):
             (height, width), (h, w) = space.shape, self.shape
             integer = height % h == 0 and width % w == 0
             if h <= height and w <= width and not integer:
-                self._tables = (*area_taps(width, w), *area_tables(height, h))
+                index, weight = area_taps(width, w)
+                self._tables = (index.T.copy(), weight.T.copy(), *area_tables(height, h))
 
     def observation(self, observation: Any) -> Any:
         """The resized frame (a new array)."""
