@@ -52,6 +52,7 @@ from snnrl.wrappers.scaling import UnitScaler, check_steps
 
 __all__ = [
     "BernoulliObservation",
+    "Draws16",
     "JointPopulationObservation",
     "LatencyObservation",
     "PoissonObservation",
