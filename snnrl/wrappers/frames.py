@@ -87,7 +87,7 @@ class ResizeObservation(gym.wrappers.ResizeObservation):
 
     When the observations are ``(H, W)`` uint8 and ``shape`` shrinks both axes, not both by an
     integer factor (OpenCV then takes the generic area path), a compiled kernel computes
-    OpenCV's result bit for bit, skipping black pixels. Otherwise, or without Numba, it calls
+    OpenCV's result bit for bit, skipping black rows. Otherwise, or without Numba, it calls
     OpenCV.
 
     Args and Shape: as ``gymnasium.wrappers.ResizeObservation``.
