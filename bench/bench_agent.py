@@ -19,6 +19,7 @@ Figures are the median of ``--repeats`` runs of ``--steps`` environment steps, o
     python bench/bench_agent.py                       # the Breakout agent
     python bench/bench_agent.py --agent agents/cartpole.toml --steps 3000
     python bench/bench_agent.py --envs 0              # without the second table
+    python bench/bench_agent.py --breakdown --envs 0  # and where a step's time goes
 """
 
 from __future__ import annotations
@@ -76,11 +77,59 @@ def agent_rate(trainer, steps: int, learn: bool) -> float:
     return done / (time.perf_counter() - t0)
 
 
+def breakdown(trainer, steps: int) -> None:
+    """Where a step's time goes: the trainer's main calls timed from outside (each wrapped in a
+    timer while ``steps`` steps run after a warm-up of 150), in microseconds per environment
+    step, for evaluation and for training. The wrapping adds about a microsecond per call."""
+    policy, net = trainer.policy, trainer.policy.network
+    parts = [(trainer.driver, "step", "environment (driver.step)"), (policy, "obs_to_input", "observation to input"),
+             (policy, "decide", "decision (policy.decide)"), (net, "run", "  network run"),
+             (policy.decoder, "_decode", "  decoder"), (net, "deliver_reward", "reward delivery")]
+    spent: dict[str, float] = {}
+    originals = []
+
+    def timed(owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        originals.append((owner, name, owner.__dict__.get(name)))
+
+        def call(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t0
+        setattr(owner, name, call)
+
+    for owner, name, label in parts:
+        timed(owner, name, label)
+    try:
+        print(f"\n| {'where the time goes (us per env step)':<38} | {'evaluation':>10} | {'training':>10} |")
+        print(f"|{'-' * 40}|{'-' * 12}|{'-' * 12}|")
+        columns = []
+        for learn in (False, True):
+            agent_rate(trainer, 150, learn=learn)
+            spent.clear()
+            rate = agent_rate(trainer, steps, learn=learn)
+            columns.append({"whole step": 1e6 / rate, **{k: v / steps * 1e6 for k, v in spent.items()}})
+        labels = ["whole step"] + [label for _, _, label in parts]
+        for label in labels:
+            cells = [f"{c[label]:>10.0f}" if label in c else f"{'-':>10}" for c in columns]
+            print(f"| {label:<38} | {cells[0]} | {cells[1]} |")
+    finally:
+        for owner, name, saved in originals:
+            if saved is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, saved)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agent", default="agents/breakout.toml", help="agent preset (default: agents/breakout.toml)")
     parser.add_argument("--steps", type=int, default=1000, help="environment steps per measurement (default: 1000)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per setup (default: 3)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the trainer's main calls (where a step's time goes)")
     parser.add_argument("--envs", type=int, default=2,
                         help="environments of the sync/async training rows (default: 2; 0: no such rows)")
     args = parser.parse_args()
@@ -121,6 +170,8 @@ def main() -> None:
     print(f"|{'-' * 36}|{'-' * 13}|{'-' * 17}|{'-' * 8}|")
     for label, med, lo, hi in rows:
         print(f"| {label:<34} | {med:>11,.0f} | {lo:>6,.0f}-{hi:<8,.0f} | {med / base:>5.2f}x |")
+    if args.breakdown:
+        breakdown(trainer, args.steps)
     trainer.close()
     if args.envs > 0:
         parallel_rows(args)

@@ -145,3 +145,28 @@ def scale_unit(x, inv, shift, out):  # type: ignore[no-untyped-def]  # pragma: n
             if out[i] != out[i]:
                 return i
     return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def pool_max(x, rows, cols, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """Max over ``rows x cols`` blocks: ``out[l, i, j] = max x[l, i*rows:(i+1)*rows, j*cols:(j+1)*cols]``.
+
+    A maximum is exact, so any order gives NumPy's values, except for NaN and for which zero
+    (``-0.0`` or ``+0.0``) a block of equal zeros returns. Returns True, leaving ``out``
+    unfinished, when a NaN or a ``-0.0`` is seen: the caller then asks NumPy.
+
+    Shapes: ``x`` ``(L, H, W)``; ``out`` ``(L, H / rows, W / cols)``, the dtype of ``x``."""
+    lead, height, width = x.shape
+    for l in range(lead):  # noqa: E741
+        for i in range(height // rows):
+            for j in range(width // cols):
+                best = x[l, i * rows, j * cols]
+                for r in range(i * rows, (i + 1) * rows):
+                    for c in range(j * cols, (j + 1) * cols):
+                        v = x[l, r, c]
+                        if v != v or (v == 0 and np.signbit(v)):
+                            return True
+                        if v > best:
+                            best = v
+                out[l, i, j] = best
+    return False

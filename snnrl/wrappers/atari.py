@@ -71,6 +71,8 @@ pixel ranges. Measured on grayscale frames of the v5 games."""
 
 DIFFERENCE_MODES = ("positive", "negative", "absolute")
 
+_POOL_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.float32, np.float64))
+"""Frame dtypes whose max-pooling runs the compiled kernel."""
 _OVERLAY_DTYPES = (np.dtype(np.uint8),)
 """Stack dtypes whose max-overlay runs the compiled kernel (no NaN: the kernel need not carry it)."""
 
@@ -560,7 +562,16 @@ class PoolObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         return blocks.mean(axis=axes, dtype=np.float32)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
-        return self._pool(observation)
+        kernels = compiled_kernels() if self.reduce == "max" else None
+        x = np.asarray(observation)
+        if kernels is not None and x.dtype in _POOL_DTYPES and x.shape == self.env.observation_space.shape:
+            # NumPy's strided reduction takes 60 us on 80 x 80 float32; the kernel a few (tested equal)
+            height, width = x.shape[-2:]
+            frames = x.reshape(-1, height, width)
+            out = np.empty((frames.shape[0], height // self.size[0], width // self.size[1]), x.dtype)
+            if not kernels.pool_max(frames, self.size[0], self.size[1], out):
+                return out.reshape(self.observation_space.shape)
+        return self._pool(x)
 
 
 class SpreadObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):

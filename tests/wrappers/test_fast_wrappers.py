@@ -265,3 +265,28 @@ def test_sticky_actions_draw_ahead_the_same_sequence():
         if reference.random() >= 0.25:
             previous = int(action)
         assert env.frame_action(int(action)) == previous
+
+
+@pytest.mark.parametrize(("shape", "size", "dtype"), [
+    ((80, 80), 4, np.float32), ((80, 80), (2, 5), np.uint8), ((3, 12, 10), (3, 2), np.float64), ((8, 8), 1, np.float32),
+])
+def test_pool_kernel_gives_the_numpy_max(shape, size, dtype, monkeypatch, scripted):
+    # Random frames, then a NaN and a -0.0 (the kernel hands both to NumPy: their result
+    # depends on NumPy's order); the signs of zeros are compared too.
+    kernels()
+    from snnrl.wrappers import PoolObservation
+
+    rng = np.random.default_rng(13)
+    high = 255 if dtype == np.uint8 else 1.0
+    frames = [(rng.random(shape) * high * (rng.random(shape) < 0.3)).astype(dtype) for _ in range(4)]
+    if dtype != np.uint8:
+        frames[1].flat[5] = np.nan
+        frames[2][...] = -0.0
+        frames[2].flat[7] = 0.0
+    env = PoolObservation(scripted(gym.spaces.Box(0, high, shape, dtype), frames), size)
+    got = [env.observation(f) for f in frames]
+    monkeypatch.setattr(fast, "_KERNELS", False)
+    for f, out in zip(frames, got, strict=True):
+        expected = env.observation(f)
+        assert out.dtype == expected.dtype and out.shape == expected.shape
+        np.testing.assert_array_equal(out.view(np.uint8), expected.view(np.uint8))  # NaN and signed zeros too
