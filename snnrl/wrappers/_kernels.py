@@ -170,3 +170,39 @@ def pool_max(x, rows, cols, out):  # type: ignore[no-untyped-def]  # pragma: no 
                             best = v
                 out[l, i, j] = best
     return False
+
+
+@numba.njit(cache=True, nogil=True)
+def foreground(x, background, rate, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """``out = maximum(x - b, 0)``, then ``b += (x - b) * rate``, element-wise in float32: what
+    :class:`~snnrl.wrappers.atari.SubtractBackground` computes with NumPy (``maximum`` keeps NaN
+    and turns ``-0.0`` into ``+0.0``, as NumPy's does).
+
+    Shapes: ``x``, ``background`` (updated in place) and ``out``: ``(n,)`` float32."""
+    zero = np.float32(0.0)
+    for i in range(x.shape[0]):
+        d = x[i] - background[i]
+        out[i] = d if (d > zero or d != d) else zero
+        background[i] += (x[i] - background[i]) * rate
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def overlay_max_checked(stack, weights, high, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """:func:`overlay_max` for float stacks: returns True, leaving ``out`` unfinished, when a
+    product is NaN or ``-0.0`` (NumPy's order then decides the result; the caller asks NumPy).
+
+    Shapes: as :func:`overlay_max`."""
+    k, n = stack.shape
+    zero = np.float32(0.0)
+    for i in range(n):
+        best = np.float32(stack[0, i]) * weights[0]
+        if best != best or (best == zero and np.signbit(best)):
+            return True
+        for j in range(1, k):
+            v = np.float32(stack[j, i]) * weights[j]
+            if v != v or (v == zero and np.signbit(v)):
+                return True
+            best = v if v > best else best
+        out[i] = high[i] if high[i] < best else best
+    return False

@@ -73,8 +73,8 @@ DIFFERENCE_MODES = ("positive", "negative", "absolute")
 
 _POOL_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.float32, np.float64))
 """Frame dtypes whose max-pooling runs the compiled kernel."""
-_OVERLAY_DTYPES = (np.dtype(np.uint8),)
-"""Stack dtypes whose max-overlay runs the compiled kernel (no NaN: the kernel need not carry it)."""
+_OVERLAY_DTYPES = (np.dtype(np.uint8), np.dtype(np.float32))
+"""Stack dtypes whose max-overlay runs a compiled kernel (float stacks with NaN or -0.0 go to NumPy)."""
 
 
 def _box(env: gym.Env, what: str) -> gym.spaces.Box:
@@ -452,8 +452,12 @@ class OverlayObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs
             # the same float32 products, maximum and bound in one compiled pass (tested equal)
             out = np.empty(self._high_flat.size, np.float32)
             k = observation.shape[0]
-            kernels.overlay_max(observation.reshape(k, -1), self._w.reshape(k), self._high_flat, out)
-            return out.reshape(observation.shape[1:])
+            args = (observation.reshape(k, -1), self._w.reshape(k), self._high_flat, out)
+            if observation.dtype == np.uint8:
+                kernels.overlay_max(*args)
+                return out.reshape(observation.shape[1:])
+            if not kernels.overlay_max_checked(*args):  # NaN or -0.0: NumPy's order decides, so NumPy
+                return out.reshape(observation.shape[1:])
         weighted = np.multiply(observation, self._w, dtype=np.float32)
         out = weighted.max(axis=0) if self.reduce == "max" else weighted.sum(axis=0)
         return np.minimum(out, self.observation_space.high, out=out)  # float32 rounding stays inside
@@ -509,6 +513,11 @@ class SubtractBackground(gym.Wrapper, gym.utils.RecordConstructorArgs):
         x = np.asarray(obs, dtype=np.float32)
         if self.background is None:
             self.background = x.copy()
+        kernels = compiled_kernels()
+        if kernels is not None and x.shape == self.background.shape and self.background.flags.c_contiguous:
+            out = np.empty(x.shape, np.float32)  # the same float32 operations in one compiled pass (tested equal)
+            kernels.foreground(x.reshape(-1), self.background.reshape(-1), np.float32(1.0 / self.tau), out.reshape(-1))
+            return out
         out = np.subtract(x, self.background)
         np.maximum(out, 0.0, out=out)
         self.background += (x - self.background) * np.float32(1.0 / self.tau)

@@ -173,20 +173,26 @@ def test_unit_scaler_kernel_names_the_first_nan_as_numpy_does(monkeypatch):
     assert str(compiled.value) == str(reference.value)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
 @pytest.mark.parametrize("weights", [[0.25, 0.5, 0.75, 1.0], [1.0, 0.0, 3.0], [2.0]])
-def test_overlay_kernel_gives_the_numpy_overlay(weights, monkeypatch, scripted):
+def test_overlay_kernel_gives_the_numpy_overlay(weights, dtype, monkeypatch, scripted):
+    # Float stacks with a NaN or a -0.0 go to NumPy (which zero wins depends on its order).
     kernels()
     rng = np.random.default_rng(6)
     k = len(weights)
-    space = gym.spaces.Box(0, 1, (k, 9, 7), np.uint8)
-    stacks = [(rng.random((k, 9, 7)) < 0.3).astype(np.uint8) for _ in range(5)]
+    space = gym.spaces.Box(0, 1, (k, 9, 7), dtype)
+    value = (lambda: 1) if dtype == np.uint8 else (lambda: rng.random((k, 9, 7)))  # binary frames, or any intensity
+    stacks = [((rng.random((k, 9, 7)) < 0.3) * value()).astype(dtype) for _ in range(5)]
+    if dtype == np.float32:
+        stacks[1][0, 2, 2] = np.nan
+        stacks[2][...] = -0.0
     env = OverlayObservation(scripted(space, stacks), weights)
     got = [env.observation(s) for s in stacks]
     monkeypatch.setattr(fast, "_KERNELS", False)
     for s, out in zip(stacks, got, strict=True):
         expected = env.observation(s)
         assert out.dtype == expected.dtype == np.float32
-        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
 
 
 def test_the_breakout_preset_sees_the_same_spikes_without_kernels(monkeypatch):
@@ -290,3 +296,32 @@ def test_pool_kernel_gives_the_numpy_max(shape, size, dtype, monkeypatch, script
         expected = env.observation(f)
         assert out.dtype == expected.dtype and out.shape == expected.shape
         np.testing.assert_array_equal(out.view(np.uint8), expected.view(np.uint8))  # NaN and signed zeros too
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_background_kernel_gives_the_numpy_foreground_and_background(dtype, monkeypatch, scripted):
+    kernels()
+    from snnrl.wrappers import SubtractBackground
+
+    rng = np.random.default_rng(14)
+    high = 255 if dtype == np.uint8 else 1.0
+    frames = [(rng.random((9, 7)) * high * (rng.random((9, 7)) < 0.4)).astype(dtype) for _ in range(30)]
+    if dtype == np.float32:
+        frames[20][2, 3] = np.nan
+        frames[10][...] = -0.0
+
+    def play():
+        env = SubtractBackground(scripted(gym.spaces.Box(0, high, (9, 7), dtype), frames, episode_length=25), tau=3.0)
+        out = [env.reset(seed=0)[0]]
+        for _ in range(len(frames)):
+            obs, _, terminated, _, _ = env.step(0)
+            out += [obs, env.background.copy()]
+            if terminated:
+                out.append(env.reset()[0])
+        return out
+
+    compiled = play()
+    monkeypatch.setattr(fast, "_KERNELS", False)
+    for x, y in zip(compiled, play(), strict=True):
+        assert x.dtype == y.dtype == np.float32
+        np.testing.assert_array_equal(x.view(np.uint32), y.view(np.uint32))  # NaN and signed zeros too
