@@ -8,7 +8,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["bernoulli_fill", "bernoulli_split", "resize_area_u8"]
+__all__ = ["bernoulli_fill", "bernoulli_split", "foreground", "overlay_max", "overlay_max_checked", "pool_max",
+           "resize_area_u8", "scale_unit"]
 
 
 @numba.njit(cache=True, nogil=True)
