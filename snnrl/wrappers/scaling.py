@@ -141,6 +141,10 @@ class UnitScaler:
         # Fast path: one scalar range for every element (images: [0, 255] or [0, 1]).
         uniform = self._all_affine and lo.size > 0 and (lo == lo.flat[0]).all() and (hi == hi.flat[0]).all()
         self._scalar = (float(lo.flat[0]), float(1.0 / (hi.flat[0] - lo.flat[0]))) if uniform else None
+        # the compiled path's float32 factor and shift (0: none), as the NumPy path rounds them
+        self._kernel_args: tuple[np.float32, np.float32] | None = None if self._scalar is None else (
+            np.float32(self._scalar[1]),
+            np.float32(self._scalar[0] * self._scalar[1]) if self._scalar[0] != 0.0 else np.float32(0.0))
         self._lo32 = self._lo.astype(np.float32)
         self._inv32 = self._inv.astype(np.float32)
         self.low, self.high = lo, hi
@@ -166,13 +170,12 @@ class UnitScaler:
                 i = tuple(int(j) for j in np.argwhere((x != 0) & (x != 1))[0])
                 raise ValueError(f"observation element {i} = {x[i]} of a MultiBinary space must be 0 or 1")
             return x.astype(np.float32)
-        if self._scalar is not None and self.out_of_range == "clip" and x.dtype in _KERNEL_DTYPES:
+        args = self._kernel_args
+        if args is not None and self.out_of_range == "clip" and x.dtype in _KERNEL_DTYPES:
             kernels = compiled_kernels()
             if kernels is not None:  # the same float32 operations in one compiled pass (tested equal)
-                lo, inv = self._scalar
                 u = np.empty(self.shape, np.float32)
-                nan = kernels.scale_unit(x.reshape(-1), np.float32(inv),
-                                         np.float32(lo * inv) if lo != 0.0 else np.float32(0.0), u.reshape(-1))
+                nan = kernels.scale_unit(x.reshape(-1), *args, u.reshape(-1))
                 if nan >= 0:
                     i = tuple(int(j) for j in np.unravel_index(nan, self.shape))
                     raise ValueError(f"observation element {i} is {x[i]}; observations must not contain NaN")
