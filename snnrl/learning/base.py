@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from snnrl import _checks as checks
+from snnrl._tensors import all_finite
 from snnrl.learning.adapters import ConnectionAdapter, adapter_for
 from snnrl.network.modulator import Modulator, with_signal
 
@@ -333,7 +334,7 @@ class ModulatedRule(Rule):
         last = self.__dict__.get("_finite_modulator")
         if version is not None and last is not None and last[0] is modulator and last[1] == version:
             return
-        if not bool(torch.isfinite(modulator).all()):
+        if not all_finite(modulator):
             raise checks.InvalidParameter(f"{type(self).__name__}: {name} contains NaN or infinite values",
                                           name=name, value=modulator)
         self.__dict__["_finite_modulator"] = (modulator, version)

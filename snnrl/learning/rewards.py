@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from snnrl import _checks as checks
+from snnrl._tensors import all_finite
 from snnrl.registry import register
 
 __all__ = ["MovingAverageRPE", "RawReward", "RewardSignal", "TDError"]
@@ -40,7 +41,7 @@ def _check(name: str, value: object, allow_none: bool = False) -> Reward | None:
     if isinstance(value, Tensor):
         if value.dim() > 1:
             raise ValueError(f"{name} must be a number or a (B,) tensor, got shape {tuple(value.shape)}")
-        if not bool(torch.isfinite(value).all()):
+        if not all_finite(value):
             raise ValueError(f"{name} contains NaN or infinite values")
         return value.float() if not value.is_floating_point() else value
     return checks.finite(name, value, what="a finite number or a tensor")

@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
 from snnrl import _checks as checks
+from snnrl._tensors import all_finite
 
 __all__ = ["Modulator", "check_modulator", "check_signal", "is_per_neuron", "with_signal"]
 
@@ -53,7 +53,7 @@ def check_modulator(value: object, batch_size: int, *, name: str = "reward") -> 
             if not math.isfinite(v):
                 raise ValueError(f"{name} contains NaN or infinite values")
             return v
-        if not bool(torch.isfinite(value).all()):
+        if not all_finite(value):
             raise ValueError(f"{name} contains NaN or infinite values")
         return value.float() if not value.is_floating_point() else value
     return checks.finite(name, value, what="a finite number or a tensor")
@@ -75,7 +75,7 @@ def check_signal(value: object, batch_size: int, shape: Sequence[int], *, name: 
             raise ValueError(f"{name} must have shape (B, *layer.shape) = {full}, got {tuple(value.shape)}")
     if not value.is_floating_point():
         value = value.float()
-    if not bool(torch.isfinite(value).all()):
+    if not all_finite(value):
         raise ValueError(f"{name} contains NaN or infinite values")
     return value
 

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from snnrl import _checks as checks
-from snnrl._tensors import as_dtype
+from snnrl._tensors import all_finite, as_dtype
 from snnrl.network.compiled import try_run as compiled_run
 from snnrl.network.connections import AbstractConnection
 from snnrl.network.modulator import check_modulator, check_signal, with_signal
@@ -237,7 +237,7 @@ class Network(nn.Module):
                 raise TypeError(f"input for layer {name!r} has dtype {x.dtype}; expected bool spikes or floats")
             if x.device != layer._device:
                 raise ValueError(f"input for layer {name!r} is on {x.device} but the network is on {layer._device}")
-            if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+            if x.is_floating_point() and not all_finite(x):
                 raise ValueError(f"input for layer {name!r} contains NaN or infinite values")
             if batch is not None and x.shape[1] != batch:
                 raise ValueError(f"inputs disagree on the batch size: {name!r} has {x.shape[1]}, others {batch}")
@@ -273,7 +273,7 @@ class Network(nn.Module):
                 value = torch.tensor(float(value), device=layer._device)
             if boolean and value.dtype != torch.bool:
                 raise TypeError(f"{kind}[{name!r}] must be a bool tensor, got dtype {value.dtype}")
-            if not boolean and not bool(torch.isfinite(value).all()):
+            if not boolean and not all_finite(value):
                 raise ValueError(f"{kind}[{name!r}] contains NaN or infinite values")
             if value.dim() == len(full) + 1 and tuple(value.shape) == (steps, *full):
                 out[index] = (value, True)
