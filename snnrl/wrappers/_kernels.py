@@ -8,8 +8,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["bernoulli_fill", "bernoulli_split", "foreground", "overlay_max", "overlay_max_checked", "pool_max",
-           "resize_area_u8", "scale_unit"]
+__all__ = ["bernoulli_fill", "bernoulli_split", "foreground", "overlay_max", "overlay_max_checked", "palette_gray",
+           "pool_max", "resize_area_u8", "scale_unit"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -207,3 +207,39 @@ def overlay_max_checked(stack, weights, high, out):  # type: ignore[no-untyped-d
             best = v if v > best else best
         out[i] = high[i] if high[i] < best else best
     return False
+
+
+_BYTES = np.uint64(0x0101010101010101)
+
+
+@numba.njit(cache=True, nogil=True)
+def palette_gray(screen, table, out):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """ALE's grayscale frame from its palette-index frame: ``out = table[screen]``.
+
+    ALE's ``getScreenGrayscale`` looks every pixel's palette index up in a fixed table; this does
+    the same lookup with a table learned from ALE's own frames (``table[i]``, int16, -1 where
+    index ``i`` has not been seen). Eight pixels at a time: a word of eight equal indices (the
+    background) is one lookup. Returns False if the frame holds an index the table does not know
+    (``out`` is then partly written and must be discarded).
+
+    Shapes: ``screen`` and ``out`` ``(H, W)`` uint8, C-contiguous, ``H * W`` a multiple of 8;
+    ``table`` ``(256,)`` int16.
+    """
+    src = screen.ravel()
+    dst = out.ravel()
+    src_words = src.view(np.uint64)
+    dst_words = dst.view(np.uint64)
+    seen = np.int16(0)
+    for k in range(src_words.size):
+        word = src_words[k]
+        first = word & np.uint64(0xFF)
+        if word == first * _BYTES:  # eight equal indices
+            x = table[first]
+            seen |= x
+            dst_words[k] = np.uint64(x & 0xFF) * _BYTES
+        else:
+            for i in range(8 * k, 8 * k + 8):
+                x = table[src[i]]
+                seen |= x
+                dst[i] = np.uint8(x & 0xFF)
+    return seen >= 0

@@ -20,6 +20,7 @@ from snnrl.wrappers import (
     SpreadObservation,
     SubtractBackground,
 )
+from snnrl.wrappers._fast import compiled_kernels
 
 
 def moving_square(n=6, size=8, dtype=np.uint8, value=200):
@@ -378,6 +379,8 @@ def test_fast_atari_preprocessing_steps_exactly_like_gymnasiums(options, make, s
             if step[2] or step[3]:
                 out.append(env.reset(seed=100 + k))
     assert len(outs[0]) == len(outs[1]) and any(step[2] or step[3] for step in outs[0][1:] if len(step) == 5)
+    if options.get("grayscale_obs", True) and compiled_kernels() is not None:
+        assert envs[0]._palette_gray is not None  # the frames came through the learned palette lookup
     for fast, slow in zip(*outs, strict=True):
         assert len(fast) == len(slow)
         np.testing.assert_array_equal(fast[0], slow[0])
@@ -435,3 +438,75 @@ def test_two_fire_presses_start_a_breakout_reset_that_one_press_does_not(presses
             break
     env.close()
     assert ball == (presses == 2)
+
+
+def _kernels_or_skip():
+    kernels = compiled_kernels()
+    if kernels is None:
+        pytest.skip("needs Numba (the fast extra)")
+    return kernels
+
+
+def test_palette_gray_kernel_is_a_table_lookup():
+    kernels = _kernels_or_skip()
+    rng = np.random.default_rng(4)
+    table = np.full(256, -1, np.int16)
+    table[::2] = rng.integers(0, 256, 128)
+    for _ in range(50):
+        screen = (rng.integers(0, 128, (210, 160)) * 2).astype(np.uint8)
+        screen[rng.random((210, 160)) < 0.6] = 0  # runs of one index: the eight-pixel words
+        screen[:, 40:120] = screen[0, 0]
+        out = np.empty_like(screen)
+        assert kernels.palette_gray(screen, table, out)
+        np.testing.assert_array_equal(out, table[screen].astype(np.uint8))
+        unknown = screen.copy()
+        unknown[rng.integers(210), rng.integers(160)] = 1  # odd: not in the table
+        assert not kernels.palette_gray(unknown, table, out)
+        uniform = np.full_like(screen, 3)  # a whole frame of one unknown index
+        assert not kernels.palette_gray(uniform, table, out)
+
+
+@pytest.mark.parametrize("game", ["Breakout", "Pong", "SpaceInvaders", "MsPacman"])
+def test_learned_palette_gives_ales_grayscale_frames(game):
+    # Frame by frame against getScreenGrayscale on the same emulator, through resets.
+    ale_py = pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    _kernels_or_skip()
+    from snnrl.wrappers import AtariPreprocessing
+
+    gym.register_envs(ale_py)
+    env = AtariPreprocessing(gym.make(f"ALE/{game}-v5", frameskip=1, obs_type="grayscale"),
+                             frame_skip=1, screen_size=(160, 210), noop_max=0)
+    env.reset(seed=0)
+    ale, gray = env._atari.ale, np.empty((210, 160), np.uint8)
+    rng = np.random.default_rng(0)
+    for _ in range(600):
+        obs, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+        ale.getScreenGrayscale(gray)
+        np.testing.assert_array_equal(obs, gray)
+        if terminated or truncated:
+            env.reset()
+    assert env._palette_gray is not None and (env._gray_table >= 0).sum() >= 2
+
+
+def test_palette_lookup_is_dropped_when_an_index_shows_two_gray_levels():
+    ale_py = pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    _kernels_or_skip()
+    from snnrl.wrappers import AtariPreprocessing
+
+    gym.register_envs(ale_py)
+    env = AtariPreprocessing(gym.make("ALE/Breakout-v5", frameskip=1, obs_type="grayscale"),
+                             frame_skip=1, screen_size=(160, 210), noop_max=0)
+    env.reset(seed=0)
+    env.step(1)
+    table = env._gray_table
+    assert table[0] == 0
+    table[:] = -1
+    table[0] = 7  # a wrong level for the black background, seen on a frame with new indices
+    obs, *_ = env.step(0)
+    gray = np.empty((210, 160), np.uint8)
+    env._atari.ale.getScreenGrayscale(gray)
+    np.testing.assert_array_equal(obs, gray)  # ALE's frame, not the table's
+    assert env._palette_gray is None
+    np.testing.assert_array_equal(env.step(0)[0], env._atari.ale.getScreenGrayscale())
