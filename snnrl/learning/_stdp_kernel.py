@@ -1,13 +1,16 @@
-"""The Numba kernel of :class:`snnrl.learning.adapters.FactorizedSTDPEligibility` (imported only
-when that eligibility first flushes a window with Numba available, so ``import snnrl`` does not
-load Numba). See :func:`snnrl.learning.adapters._compiled_rows` for when it is used."""
+"""The Numba kernels of the learning rules (imported only when a rule first needs one with Numba
+available, so ``import snnrl`` does not load Numba): the row accumulation of
+:class:`snnrl.learning.adapters.FactorizedSTDPEligibility` (see
+:func:`snnrl.learning.adapters._rows_kernel`) and the presynaptic trace window of
+:class:`snnrl.learning.eprop.EProp` (see ``EProp.step_sequence``). Each computes the bits of the
+PyTorch path it replaces; tests compare the two."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-__all__ = ["add_spike_rows"]
+__all__ = ["add_spike_rows", "lif_trace_window"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -40,3 +43,23 @@ def add_spike_rows(pre, rows, kp, k, p, batch):  # type: ignore[no-untyped-def] 
         if hit:
             for j in range(n_post):
                 k[col, j] += acc[j]
+
+
+@numba.njit(cache=True, nogil=True)
+def lif_trace_window(window, first, count, zbar, pre, start, alpha):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """e-prop's presynaptic trace over ``count`` steps, written into a window buffer:
+    ``window[first] = zbar``, ``window[first + j] = window[first + j - 1] * alpha + pre[start + j - 1]``,
+    then ``zbar = window[first + count - 1] * alpha + pre[start + count - 1]``.
+
+    A product, then a sum, each rounded to the arrays' dtype (``alpha`` is a scalar of that
+    dtype): what ``torch.mul(x, alpha).add_(s)`` computes on CPU. Shapes: ``window``
+    ``(capacity, m)``, ``zbar`` ``(m,)``, ``pre`` ``(T, m)``, all of one float dtype."""
+    m = zbar.shape[0]
+    for i in range(m):
+        window[first, i] = zbar[i]
+    for j in range(1, count):
+        for i in range(m):
+            window[first + j, i] = window[first + j - 1, i] * alpha + pre[start + j - 1, i]
+    last = first + count - 1
+    for i in range(m):
+        zbar[i] = window[last, i] * alpha + pre[start + count - 1, i]

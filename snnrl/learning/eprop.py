@@ -59,14 +59,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from snnrl import _checks as checks
+from snnrl._tensors import as_dtype
 from snnrl.functional.plasticity import eprop_lif_traces_, pseudo_derivative
 from snnrl.learning.base import ModulatedRule
+from snnrl.network import compiled
 from snnrl.registry import register
 
 if TYPE_CHECKING:
@@ -287,16 +289,23 @@ class EProp(ModulatedRule):
             theta = theta.unsqueeze(1)  # (T, *shape): one threshold per step for the whole batch
         psi = self._psi(connection, s_post, states["v"], states.get("refrac_count"), theta)
         zbar, alpha = self.zbar, self._alpha
-        pre = s_pre.to(zbar.dtype).reshape(steps, *zbar.shape)
+        pre = as_dtype(s_pre, zbar.dtype).reshape(steps, *zbar.shape)
+        kernel = _trace_kernel() if zbar.is_cpu and zbar.dtype in (torch.float32, torch.float64) else None
+        if kernel is not None:  # numpy views: (capacity, m), (m,), (T, m)
+            win_np, zbar_np = self._win_pre.view(self.capacity, -1).numpy(), zbar.view(-1).numpy()
+            pre_np, alpha_np = pre.reshape(steps, -1).numpy(), zbar_np.dtype.type(alpha)
         t = 0
         while t < steps:
             k = self._pending
             n = min(steps - t, self.capacity - k)
             win = self._win_pre
-            win[k].copy_(zbar)
-            for j in range(1, n):  # zbar before step t + j: alpha * zbar + the spikes of step t + j - 1
-                torch.mul(win[k + j - 1], alpha, out=win[k + j]).add_(pre[t + j - 1])
-            zbar.copy_(win[k + n - 1]).mul_(alpha).add_(pre[t + n - 1])
+            if kernel is not None:  # the same products and sums, in one compiled pass
+                kernel(win_np, k, n, zbar_np, pre_np, t, alpha_np)
+            else:
+                win[k].copy_(zbar)
+                for j in range(1, n):  # zbar before step t + j: alpha * zbar + the spikes of step t + j - 1
+                    torch.mul(win[k + j - 1], alpha, out=win[k + j]).add_(pre[t + j - 1])
+                zbar.copy_(win[k + n - 1]).mul_(alpha).add_(pre[t + n - 1])
             self._win_post[k:k + n].copy_(psi[t:t + n])
             self._pending = k + n
             if self._pending == self.capacity:
@@ -356,3 +365,23 @@ class EProp(ModulatedRule):
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, tc_e_trace={self.tc_e_trace}, gamma={self.gamma}, "
                 f"width={self.width}" + (f", tc_signal={self.tc_signal}" if self.tc_signal is not None else ""))
+
+
+_TRACE_KERNEL: Any = None
+
+
+def _trace_kernel() -> Any:
+    """The compiled presynaptic trace window of :meth:`EProp.step_sequence`
+    (``snnrl.learning._stdp_kernel.lif_trace_window``), or None without Numba or with
+    ``SNNRL_COMPILED=0`` (then PyTorch's ``mul`` and ``add_`` per step: the same bits)."""
+    global _TRACE_KERNEL
+    if not compiled._enabled:
+        return None
+    if _TRACE_KERNEL is None:
+        try:
+            from snnrl.learning._stdp_kernel import lif_trace_window
+        except ImportError:
+            _TRACE_KERNEL = False
+        else:
+            _TRACE_KERNEL = lif_trace_window
+    return _TRACE_KERNEL or None

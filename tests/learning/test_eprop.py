@@ -388,3 +388,36 @@ def test_prepare_reward_then_deliver_is_deliver_bit_for_bit(batch, between):
     assert len(folds) == (8 if between else 4)
     with pytest.raises(ValueError, match="signals\\['Q'\\]: no layer named 'Q'"):
         prepared.prepare_reward({"Q": torch.zeros(batch, 4)})
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("spike_dtype", [torch.bool, "float"])
+def test_compiled_trace_window_equals_the_torch_loop_bit_for_bit(monkeypatch, dtype, spike_dtype):
+    """step_sequence's presynaptic trace (zbar and the window buffer) from the Numba kernel and
+    from PyTorch's mul/add_ per step: the same bits, through window flushes, for spikes and for
+    real-valued presynaptic activity."""
+    pytest.importorskip("numba")
+    from snnrl.network import compiled as compiled_module
+
+    gen = torch.Generator().manual_seed(11)
+    steps, batch = 45, 2
+    x = torch.rand(steps, batch, 30, generator=gen)
+    x = x < 0.3 if spike_dtype is torch.bool else (x * 3).to(dtype)
+    out = {}
+    for use_kernel in (True, False):
+        monkeypatch.setattr(compiled_module, "_enabled", use_kernel)
+        torch.manual_seed(0)
+        conn = Connection(Input(30), LIFNodes(6), torch.rand(30, 6, generator=torch.Generator().manual_seed(3),
+                                                             dtype=dtype) * 4, rule=EProp(nu=0.1, tc_e_trace=25.0))
+        net = Network(batch_size=batch)
+        net.add_layer(conn.source, "X")
+        net.add_layer(conn.target, "A")
+        net.add_connection(conn, "X", "A")
+        net.compiled = False
+        for part in (x[:20], x[20:]):  # 20 + 25 steps cross the 32-step window
+            net.run({"X": part}, reward=0.0)
+        rule = conn.rule
+        out[use_kernel] = (rule.zbar.clone(), rule._win_pre.clone(), rule.eligibility().clone())
+    for a, b in zip(out[True], out[False], strict=True):
+        assert a.dtype == dtype and torch.equal(a, b)
+    assert out[True][0].abs().sum() > 0
