@@ -195,20 +195,21 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
         if atari is None or not self._started:
             return super().step(action)
         ale, action_set, sticky = atari.ale, atari._action_set, self._sticky
+        act, game_over, game_truncated = ale.act, ale.game_over, ale.game_truncated  # bound once per step
+        frame_action = None if sticky is None else sticky.frame_action
+        life_loss = self.terminal_on_life_loss
         action_id = action_set[action]
         last = self.frame_skip - 1
         total_reward, terminated, truncated = 0.0, False, False
         for t in range(self.frame_skip):
-            if sticky is not None:  # StickyActions.step's rule, one draw per frame
-                action_id = action_set[sticky.frame_action(action)]
-            total_reward += 0.0 + ale.act(action_id, 1.0)  # AtariEnv.step's reward of one frame
-            terminated = ale.game_over(with_truncation=False)
-            truncated = ale.game_truncated()
-            self.game_over = terminated
-            if self.terminal_on_life_loss:
+            if frame_action is not None:  # StickyActions.step's rule, one draw per frame
+                action_id = action_set[frame_action(action)]
+            total_reward += 0.0 + act(action_id, 1.0)  # AtariEnv.step's reward of one frame
+            terminated = game_over(with_truncation=False)
+            truncated = game_truncated()
+            if life_loss:
                 new_lives = ale.lives()
                 terminated = terminated or new_lives < self.lives
-                self.game_over = terminated
                 self.lives = new_lives
             if terminated or truncated:
                 break
@@ -220,6 +221,7 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
                     ale.getScreenGrayscale(buffer)
                 else:
                     ale.getScreenRGB(buffer)
+        self.game_over = terminated  # the last frame's, as the per-frame assignment leaves it
         info = atari._get_info()
         return self._get_obs(), total_reward, terminated, truncated, info if sticky is None else sticky.fix_info(info)
 
