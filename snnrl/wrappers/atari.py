@@ -115,7 +115,9 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
     ``gymnasium.make("ALE/...", frameskip=1)`` builds) and at most one
     :class:`~snnrl.wrappers.sticky.StickyActions` (whose rule it then plays frame by frame),
     :meth:`step` instead calls ``ale.act`` ``frame_skip`` times and reads the screen only for
-    the two frames it max-pools (about 60 us less per step, 15 % of an emulator step). It does
+    the two frames it max-pools (about 60 us less per step, 15 % of an emulator step); with
+    the ``fast`` extra a grayscale frame is read as palette indices and looked up in a table
+    learned from ALE's own frames (:meth:`_grab_gray`, the same bytes, 6 us against 14 us). It does
     what the chain of calls does, in the same order: the sum of the frames' rewards,
     ``terminated`` and ``truncated`` of the last frame played, the same early stop,
     max-pooling, resizing and info; tests compare both wrappers step by step. Anything else (a
