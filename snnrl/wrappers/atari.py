@@ -145,7 +145,7 @@ class AtariPreprocessing(gym.wrappers.AtariPreprocessing):
         # the grayscale lookup of the fast step (see _grab_gray); None: ALE's getScreenGrayscale
         kernels = compiled_kernels() if direct and self.grayscale_obs else None
         height, width = self.obs_buffer[0].shape[:2]
-        self._palette_gray = kernels.palette_gray if kernels is not None and height * width % 8 == 0 else None
+        self._palette_gray: Any = kernels.palette_gray if kernels is not None and height * width % 8 == 0 else None
         self._gray_table = np.full(256, -1, np.int16)  # learned: palette index -> gray level (-1: not seen)
         self._screen = np.empty((height, width), np.uint8)
 

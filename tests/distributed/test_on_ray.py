@@ -153,7 +153,9 @@ def test_a_killed_seed_set_driver_is_continued_without_repeating_finished_seeds(
 def test_a_killed_tune_driver_is_continued_without_repeating_finished_trials(ray_local, tmp_path, capsys):
     optuna = pytest.importorskip("optuna")
     out = tmp_path / "tune"
-    args = ["tune", "--agent", CUE, "--trials", "2", "--out", str(out), "--episodes", "40", "--eval-interval", "10",
+    # 400 episodes: the second trial runs for seconds after its first checkpoint (with 40, a fast
+    # machine finished it between two polls and the state waited for never showed)
+    args = ["tune", "--agent", CUE, "--trials", "2", "--out", str(out), "--episodes", "400", "--eval-interval", "10",
             "--param", f"{NU}=uniform(0.1, 0.3)", "--no-prune", "training.checkpoint_interval=10",
             "training.eval_episodes=2", "training.eval_interval_episodes=2"]
     driver = snnrl_process([*args, "--workers", "1"])
