@@ -92,7 +92,7 @@ def test_a_killed_worker_is_retried_from_its_checkpoint(ray_local, tmp_path):
     codes = []
     thread = threading.Thread(target=lambda: codes.append(main(
         ["train", "--agent", CUE, "--seeds", "7", "--runs-dir", str(runs), "--no-tensorboard", "--no-plot",
-         "--episodes", "150", "training.checkpoint_interval=10"])))
+         "--episodes", "400", "training.checkpoint_interval=10"])))  # seconds of run left to kill
     thread.start()
     try:
         ckpt = wait_for(lambda: next(runs.glob("*/*/checkpoint.safetensors"), None), 60, "the first checkpoint")
@@ -102,7 +102,7 @@ def test_a_killed_worker_is_retried_from_its_checkpoint(ray_local, tmp_path):
         thread.join(timeout=180)
     assert codes == [0]
     res = _results(ckpt.parent)
-    assert res["episodes"] == 150 and res["resumed_from"] == str(ckpt)  # the retry continued the run
+    assert res["episodes"] == 400 and res["resumed_from"] == str(ckpt)  # the retry continued the run
     assert "resuming" in (ckpt.parent / "train.log").read_text()
     assert not list(ckpt.parent.glob(".*.tmp"))
 
@@ -133,7 +133,8 @@ def test_a_trial_whose_worker_dies_fails_with_its_error_and_the_study_goes_on(ra
 def test_a_killed_seed_set_driver_is_continued_without_repeating_finished_seeds(ray_local, tmp_path, capsys):
     runs = tmp_path / "runs"
     driver = snnrl_process(["train", "--agent", CUE, "--seeds", "0-1", "--workers", "1", "--runs-dir", str(runs),
-                            "--no-tensorboard", "--no-plot", "--episodes", "40", "training.checkpoint_interval=10"])
+                            "--no-tensorboard", "--no-plot", "--episodes", "200", "training.checkpoint_interval=10"])
+    # 200 episodes: the second seed is still running (seconds) when the driver is killed after the first
     try:
         finished = wait_for(lambda: next(runs.glob("*/*/results.json"), None), 120, "a finished seed")
     finally:
@@ -146,7 +147,7 @@ def test_a_killed_seed_set_driver_is_continued_without_repeating_finished_seeds(
     assert "1 finished before, 1 to run" in capsys.readouterr().out
     assert finished.read_bytes() == before  # not trained again
     manifest = json.loads((set_dir / "seeds.json").read_text())
-    assert all(_results(set_dir / name)["episodes"] == 40 for name in manifest["runs"].values())
+    assert all(_results(set_dir / name)["episodes"] == 200 for name in manifest["runs"].values())
     assert json.loads((set_dir / "summary" / "summary.json").read_text())["runs"] == 2
 
 
