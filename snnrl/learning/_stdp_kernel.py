@@ -1,8 +1,8 @@
 """The Numba kernels of the learning rules (imported only when a rule first needs one with Numba
 available, so ``import snnrl`` does not load Numba): the row accumulation of
-:class:`snnrl.learning.adapters.FactorizedSTDPEligibility` (see
-:func:`snnrl.learning.adapters._rows_kernel`) and the presynaptic trace window of
-:class:`snnrl.learning.eprop.EProp` (see ``EProp.step_sequence``). Each computes the bits of the
+:class:`snnrl.learning.adapters.FactorizedSTDPEligibility` and the presynaptic trace window of
+:class:`snnrl.learning.eprop.EProp` (``EProp.step_sequence``); loaded by
+:func:`snnrl.learning.adapters.learning_kernels`. Each computes the bits of the
 PyTorch path it replaces; tests compare the two."""
 
 from __future__ import annotations

@@ -486,10 +486,10 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
         # the presynaptic spikes ordered by neuron (b, i), then by step: one bag per neuron
         # (nonzero of the transposed view lists them in that order without a transposed copy)
         by_step = pre.reshape(n, b * n_pre)
-        kernel = _rows_kernel() if by_step.dtype == torch.bool and k.is_cpu else None
-        if kernel is not None:  # the same sums in the same order, in one compiled pass
+        kernels = learning_kernels() if by_step.dtype == torch.bool and k.is_cpu else None
+        if kernels is not None:  # the same sums in the same order, in one compiled pass
             p_flat = p.view(-1) if self.params.a_plus else p.new_empty(0)
-            kernel(by_step.numpy(), rows.view(n * b, n_post).numpy(), kp.view(n).numpy(),
+            kernels.add_spike_rows(by_step.numpy(), rows.view(n * b, n_post).numpy(), kp.view(n).numpy(),
                    k.view(-1, n_post).numpy(), p_flat.numpy(), b)
             return
         found = _nonzero_by_column(by_step)
@@ -531,24 +531,26 @@ class FactorizedSTDPEligibility(_ScaledSTDPEligibility):
         return torch.baddbmm(self.k, self.p.unsqueeze(2), self.c.unsqueeze(1)) * self._scales[2]
 
 
-_ROWS_KERNEL: Any = None
+_KERNELS: Any = None
 
 
-def _rows_kernel() -> Any:
-    """The compiled row accumulation of :class:`FactorizedSTDPEligibility` (``snnrl.learning._stdp_kernel``),
-    or None without Numba or with ``SNNRL_COMPILED=0`` (then ``embedding_bag`` and ``index_add_``
-    do it: the same sums in the same order, so the same bits; a test compares the two)."""
-    global _ROWS_KERNEL
+def learning_kernels() -> Any:
+    """The module of the learning rules' compiled kernels (``snnrl.learning._stdp_kernel``), or
+    None without Numba or with ``SNNRL_COMPILED=0``. Each kernel's caller then takes its PyTorch
+    path (the same sums in the same order, so the same bits; tests compare the two): the row
+    accumulation of :class:`FactorizedSTDPEligibility` (``embedding_bag`` and ``index_add_``)
+    and e-prop's trace window (``mul`` and ``add_`` per step)."""
+    global _KERNELS
     if not compiled._enabled:
         return None
-    if _ROWS_KERNEL is None:
+    if _KERNELS is None:
         try:
-            from snnrl.learning._stdp_kernel import add_spike_rows
+            from snnrl.learning import _stdp_kernel
         except ImportError:
-            _ROWS_KERNEL = False
+            _KERNELS = False
         else:
-            _ROWS_KERNEL = add_spike_rows
-    return _ROWS_KERNEL or None
+            _KERNELS = _stdp_kernel
+    return _KERNELS or None
 
 
 def _nonzero_by_column(x: Tensor) -> tuple[Tensor, Tensor] | None:

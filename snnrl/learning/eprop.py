@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -67,8 +67,8 @@ from torch import Tensor
 from snnrl import _checks as checks
 from snnrl._tensors import as_dtype
 from snnrl.functional.plasticity import eprop_lif_traces_, pseudo_derivative
+from snnrl.learning.adapters import learning_kernels
 from snnrl.learning.base import ModulatedRule
-from snnrl.network import compiled
 from snnrl.registry import register
 
 if TYPE_CHECKING:
@@ -290,7 +290,8 @@ class EProp(ModulatedRule):
         psi = self._psi(connection, s_post, states["v"], states.get("refrac_count"), theta)
         zbar, alpha = self.zbar, self._alpha
         pre = as_dtype(s_pre, zbar.dtype).reshape(steps, *zbar.shape)
-        kernel = _trace_kernel() if zbar.is_cpu and zbar.dtype in (torch.float32, torch.float64) else None
+        kernels = learning_kernels() if zbar.is_cpu and zbar.dtype in (torch.float32, torch.float64) else None
+        kernel = None if kernels is None else kernels.lif_trace_window
         if kernel is not None:  # numpy views: (capacity, m), (m,), (T, m)
             win_np, zbar_np = self._win_pre.view(self.capacity, -1).numpy(), zbar.view(-1).numpy()
             pre_np, alpha_np = pre.reshape(steps, -1).numpy(), zbar_np.dtype.type(alpha)
@@ -366,22 +367,3 @@ class EProp(ModulatedRule):
         return (f"{super().extra_repr()}, tc_e_trace={self.tc_e_trace}, gamma={self.gamma}, "
                 f"width={self.width}" + (f", tc_signal={self.tc_signal}" if self.tc_signal is not None else ""))
 
-
-_TRACE_KERNEL: Any = None
-
-
-def _trace_kernel() -> Any:
-    """The compiled presynaptic trace window of :meth:`EProp.step_sequence`
-    (``snnrl.learning._stdp_kernel.lif_trace_window``), or None without Numba or with
-    ``SNNRL_COMPILED=0`` (then PyTorch's ``mul`` and ``add_`` per step: the same bits)."""
-    global _TRACE_KERNEL
-    if not compiled._enabled:
-        return None
-    if _TRACE_KERNEL is None:
-        try:
-            from snnrl.learning._stdp_kernel import lif_trace_window
-        except ImportError:
-            _TRACE_KERNEL = False
-        else:
-            _TRACE_KERNEL = lif_trace_window
-    return _TRACE_KERNEL or None
